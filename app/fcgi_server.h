@@ -1,0 +1,19 @@
+// The process model of `cartgate serve`: a master that owns the FastCGI unix socket and a
+// pool of worker processes that accept on it, each with a few request threads.
+//
+//   master: binds the socket, forks workers, replaces any that die (with backoff);
+//           SIGTERM → unlink the socket path (new connects are refused at once), tell the
+//           workers to drain, wait for them; a second SIGTERM exits now.
+//           SIGHUP  → start a fresh generation of workers, then drain the old one, so no
+//           request is dropped.
+//   worker: threads poll the shared socket and run FCGX_Accept_r; on drain they take what
+//           is already queued, finish in-flight requests and exit.
+#pragma once
+
+#include "config.h"
+
+namespace cartgate {
+
+int serve(const config& cfg);
+
+}  // namespace cartgate

@@ -1,0 +1,115 @@
+// Password hashing and verification. New hashes are argon2id; stored hashes imported from
+// WordPress (phpass `$P$`/`$H$`, bcrypt `$2y$`, WordPress 6.8 `$wp$2y$`) still verify, and
+// needs_rehash() tells login to upgrade them to argon2id after a successful check.
+//
+//   namespace pw = cartgate::password;
+//   pw::argon2_params params;                       // from options
+//   auto permit = limiter.acquire(std::chrono::milliseconds(500));
+//   if (!permit) return busy;                       // 503: too many logins hashing at once
+//   bool ok = user ? pw::verify(given, user->hash) : pw::verify(given, pw::dummy_hash(params));
+//   if (ok && pw::needs_rehash(user->hash, params)) store(pw::hash(given, params));
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace cartgate::password {
+
+// Passwords longer than this are rejected before any hashing, so the work per request is
+// bounded (WordPress uses the same limit in wp_check_password).
+inline constexpr std::size_t max_password_bytes = 4096;
+
+// Work factors found in a stored hash are bounded too: a garbled or hostile row must not pin a
+// worker for minutes. WordPress writes phpass with 2^8 rounds and bcrypt with cost 10, so these
+// limits only reject hashes no real store produces. Hashes beyond them verify as false.
+inline constexpr unsigned max_phpass_log2_rounds = 20;                    // 2^20 MD5s, ~0.3 s
+inline constexpr unsigned max_bcrypt_cost = 16;                           // ~4 s
+inline constexpr std::uint32_t max_argon2_memory_kib = 4u * 1024 * 1024;  // 4 GiB
+inline constexpr std::uint32_t max_argon2_iterations = 64;
+inline constexpr std::uint32_t max_argon2_parallelism = 64;
+
+// OWASP's argon2id recommendation (19 MiB, 2 passes, 1 lane): ~30-60 ms per hash.
+struct argon2_params {
+  std::uint32_t memory_kib = 19456;
+  std::uint32_t iterations = 2;
+  std::uint32_t parallelism = 1;
+};
+
+// An argon2id PHC string ($argon2id$v=19$m=..,t=..,p=..$salt$tag) with a 16-byte random salt and
+// a 32-byte tag. Throws std::invalid_argument if the password is longer than max_password_bytes
+// or the params are outside libargon2's or the limits above; std::runtime_error if the salt
+// cannot be drawn or libargon2 fails (e.g. out of memory).
+std::string hash(std::string_view password, const argon2_params& params);
+
+enum class scheme {
+  argon2id,   // $argon2id$v=19$m=..,t=..,p=..$salt$tag
+  phpass,     // $P$ / $H$ portable hashes: WordPress before 6.8, phpBB
+  bcrypt,     // $2y$ / $2b$ / $2a$: PHP password_hash, WordPress bcrypt plugins
+  wp_bcrypt,  // $wp$2y$: WordPress 6.8+, bcrypt over base64(HMAC-SHA384("wp-sha384", password))
+  unknown,
+};
+
+// Classifies by prefix and shape (fixed lengths for phpass/bcrypt, a parseable parameter block
+// for argon2id). A string that has the right prefix but the wrong shape is `unknown`.
+scheme scheme_of(std::string_view stored);
+
+// True only if `password` matches `stored`. Any unknown, garbled or out-of-bounds stored string,
+// or a password longer than max_password_bytes, gives false; never throws for bad input.
+bool verify(std::string_view password, std::string_view stored);
+
+// True unless `stored` is an argon2id v19 hash at least as strong as `params` (memory and
+// iterations no lower, salt >= 16 bytes, tag >= 32 bytes). Parallelism is not compared: with
+// memory and passes fixed it changes wall-clock time, not an attacker's cost per guess.
+bool needs_rehash(std::string_view stored, const argon2_params& params);
+
+// A fixed argon2id hash of a random secret, computed once per distinct params (thread-safe) and
+// kept for the life of the process. Login verifies unknown users against it so that "no such
+// user" and "wrong password" take the same time. No password verifies against it.
+const std::string& dummy_hash(const argon2_params& params);
+
+// Bounds how many argon2 computations run at once in this process, so a login flood cannot
+// exhaust memory (each argon2id call holds memory_kib for its whole duration). A permit must not
+// outlive the limiter that issued it.
+class limiter {
+ public:
+  // Throws std::invalid_argument if max_concurrent is 0.
+  explicit limiter(unsigned max_concurrent);
+  limiter(const limiter&) = delete;
+  limiter& operator=(const limiter&) = delete;
+
+  class permit {
+   public:
+    permit(permit&& other) noexcept;
+    permit& operator=(permit&& other) noexcept;
+    permit(const permit&) = delete;
+    permit& operator=(const permit&) = delete;
+    ~permit();
+
+   private:
+    friend class limiter;
+    explicit permit(limiter* owner) noexcept : owner_(owner) {}
+    void release() noexcept;
+    limiter* owner_;
+  };
+
+  // A permit, or nullopt if no slot freed within max_wait (zero or negative: try once).
+  std::optional<permit> acquire(std::chrono::milliseconds max_wait);
+  unsigned in_use() const;
+  unsigned max_concurrent() const noexcept { return max_; }
+
+ private:
+  void release_one() noexcept;
+
+  const unsigned max_;
+  mutable std::mutex mutex_;
+  std::condition_variable freed_;
+  unsigned in_use_ = 0;
+};
+
+}  // namespace cartgate::password

@@ -1,0 +1,32 @@
+#include "routes.h"
+
+#include <vector>
+
+#include "api/handlers.h"
+#include "errors.h"
+#include "service.h"
+
+namespace cartgate {
+
+const std::vector<route>& route_table() {
+  static const std::vector<route> table = {
+      {"GET", "/wp-json/cartgate/v1/health", "health", api::health},
+      {"GET", "/metrics", "metrics", api::metrics},
+  };
+  return table;
+}
+
+http::response dispatch(service& svc, http::request& r, std::string_view* route_name) {
+  // HEAD is answered like GET; nginx drops the body.
+  std::string_view method = r.method == "HEAD" ? std::string_view("GET") : r.method;
+  for (auto& rt : route_table()) {
+    if (rt.path == r.path && rt.method == method) {
+      *route_name = rt.name;
+      return rt.fn(svc, r);
+    }
+  }
+  *route_name = "no_route";
+  return to_response(failure{reason::no_route});
+}
+
+}  // namespace cartgate

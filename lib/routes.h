@@ -1,0 +1,30 @@
+// The routing table: every (method, path) cartgate answers, and the handler for it.
+// Unknown paths and known paths with another method both get 404 rest_no_route, as
+// WordPress answers them.
+//
+//   http::response res = dispatch(svc, req, &route_name);
+#pragma once
+
+#include <string_view>
+
+#include "http.h"
+
+namespace cartgate {
+
+class service;
+
+using handler = http::response (*)(service&, http::request&);
+
+struct route {
+  std::string_view method;
+  std::string_view path;
+  std::string_view name;  // metrics label
+  handler fn;
+};
+
+const std::vector<route>& route_table();
+
+// Finds the route and runs it; *route_name receives the metrics label.
+http::response dispatch(service& svc, http::request& r, std::string_view* route_name);
+
+}  // namespace cartgate

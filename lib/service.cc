@@ -1,0 +1,89 @@
+#include "service.h"
+
+#include "errors.h"
+#include "log.h"
+#include "metrics.h"
+#include "routes.h"
+
+namespace cartgate {
+
+service::service(config cfg)
+    : cfg_(std::move(cfg)),
+      pool_(cfg_.database_url, static_cast<std::size_t>(cfg_.threads), cfg_.connect_timeout),
+      listener_(pool_.url()),
+      policy_(std::make_shared<policy>(policy::defaults())) {
+  listener_.on_channel("cartgate_options", [this](std::string_view) {
+    // The notification only says "something changed"; re-read everything on a pooled
+    // connection so the listener's own connection stays free for notifications.
+    try {
+      auto conn = pool_.acquire();
+      reload_policy(*conn);
+    } catch (const std::exception& e) {
+      log::warn("options_reload_failed", {{"error", e.what()}});
+    }
+  });
+  listener_.on_reconnect([this](pqxx::connection& c) { reload_policy(c); });
+}
+
+service::~service() { stop(); }
+
+void service::start() { listener_.start(); }
+
+void service::stop() { listener_.stop(); }
+
+const policy& service::current_policy() {
+  thread_local std::shared_ptr<const policy> cached;
+  thread_local std::uint64_t cached_version = 0;
+  thread_local const service* cached_owner = nullptr;
+  std::uint64_t v = policy_version_.load(std::memory_order_acquire);
+  if (v != cached_version || cached_owner != this) {
+    std::lock_guard lock(policy_mu_);
+    cached = policy_;
+    cached_version = policy_version_.load(std::memory_order_acquire);
+    cached_owner = this;
+  }
+  return *cached;
+}
+
+void service::reload_policy(pqxx::connection& c) {
+  std::map<std::string, std::string> stored;
+  {
+    pqxx::read_transaction t(c);
+    for (auto row : t.exec("SELECT key, value FROM options")) {
+      stored[row[0].c_str()] = row[1].c_str();
+    }
+  }
+  try {
+    auto next = std::make_shared<const policy>(policy::from_values(stored));
+    std::lock_guard lock(policy_mu_);
+    policy_ = std::move(next);
+    policy_version_.fetch_add(1, std::memory_order_acq_rel);
+  } catch (const option_error& e) {
+    log::error("options_invalid_kept_previous", {{"error", e.what()}});
+  }
+}
+
+http::response service::handle(http::request& r) {
+  const policy& p = current_policy();
+  r.client_ip = net::resolve_client_ip(r.remote_addr, r.header("x-forwarded-for"), p.trusted_proxies);
+  http::response res;
+  std::string_view route_name = "unknown";
+  try {
+    res = dispatch(*this, r, &route_name);
+  } catch (const std::exception& e) {
+    auto what = db::classify(e);
+    if (what == db::outcome::unavailable) {
+      metrics::add("cartgate_database_unavailable_total");
+      log::warn("database_unavailable", {{"route", std::string(route_name)}});
+      res = to_response(failure{reason::service_unavailable});
+    } else {
+      log::error("request_failed", {{"route", std::string(route_name)}, {"error", e.what()}});
+      res = to_response(failure{reason::internal_error});
+    }
+  }
+  metrics::add("cartgate_requests_total{route=\"" + std::string(route_name) + "\",status=\"" +
+               std::to_string(res.status) + "\"}");
+  return res;
+}
+
+}  // namespace cartgate

@@ -1,0 +1,60 @@
+// One worker process's view of cartgate: configuration, database pool, live policy and
+// the background listener, plus the parts later layers add (keys, session cache, rules).
+// Routes receive a service& and read everything through it.
+//
+//   service svc(cfg);
+//   svc.start();                         // background thread: options, revocations, batches
+//   http::response res = svc.handle(req);
+//   svc.stop();
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "config.h"
+#include "db.h"
+#include "http.h"
+#include "listener.h"
+#include "options.h"
+
+namespace cartgate {
+
+class service {
+ public:
+  explicit service(config cfg);
+  ~service();
+  service(const service&) = delete;
+  service& operator=(const service&) = delete;
+
+  void start();
+  void stop();
+
+  // Routes the request (after resolving the client IP) and maps every exception to the
+  // contract's error shape: database away → 503, anything else → 500.
+  http::response handle(http::request& r);
+
+  const config& cfg() const { return cfg_; }
+  db::pool& db() { return pool_; }
+  listener& background() { return listener_; }
+
+  // The current policy snapshot. Lock-free on the hot path: each thread keeps its own
+  // copy and re-reads only when the version moved.
+  const policy& current_policy();
+  // Reads every stored option and swaps the snapshot in; a bad stored value keeps the
+  // previous snapshot (and is logged).
+  void reload_policy(pqxx::connection& c);
+
+  bool database_ready() const { return listener_.connected(); }
+
+ private:
+  config cfg_;
+  db::pool pool_;
+  listener listener_;
+  std::mutex policy_mu_;
+  std::shared_ptr<const policy> policy_;
+  std::atomic<std::uint64_t> policy_version_{1};
+};
+
+}  // namespace cartgate
