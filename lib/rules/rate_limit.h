@@ -1,0 +1,75 @@
+// Rate limits shared by every worker and every host: fixed-window counters in PostgreSQL
+// (table rate_limits), one atomic statement per check, so two pools behind one database
+// see the same count. The clock is a parameter.
+//
+//   auto v = rate_limit::hit(tx, rate_limit::bucket("refresh:ip", ip), pol.refresh_max,
+//                            pol.refresh_window, now);
+//   for (auto& h : rate_limit::headers(v)) res.set_header(h.name, h.value);
+//   if (v.limited) return to_response(rate_limit::denial(v, "Too many requests…"));
+#pragma once
+
+#include <pqxx/pqxx>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "errors.h"
+#include "http.h"
+
+namespace cartgate {
+struct policy;
+}
+
+namespace cartgate::rate_limit {
+
+struct verdict {
+  bool limited = false;
+  std::int64_t limit = -1;  // the max; -1 when the limit is disabled
+  std::int64_t remaining = 0;
+  std::int64_t reset_at = 0;  // unix time the current window ends
+  std::int64_t retry_after = 0;  // seconds, when limited (at least 1)
+};
+
+// "<kind>:<key>", e.g. bucket("login:ip", "192.0.2.1"). Keys are used as given; callers
+// lower-case identifiers (login:user) so "Alice" and "alice" share a bucket.
+std::string bucket(std::string_view kind, std::string_view key);
+
+// Counts this call, then decides: limited once more than `max` calls fell in the window.
+// A window that has ended starts over at this call. max == -1 disables the limit and
+// touches no database. One INSERT … ON CONFLICT DO UPDATE … RETURNING; the row lock is
+// held until the transaction ends, so run it in a short transaction of its own.
+verdict hit(pqxx::transaction_base& tx, std::string_view bucket, std::int64_t max,
+            std::int64_t window, std::int64_t now);
+
+// Decides without counting: limited once `max` calls already fell in the window (the
+// next counted call would exceed it). Login peeks before any password work and counts
+// only failures with hit().
+verdict peek(pqxx::transaction_base& tx, std::string_view bucket, std::int64_t max,
+             std::int64_t window, std::int64_t now);
+
+// The stricter of two verdicts (login checks the IP bucket and the account bucket).
+verdict stricter(const verdict& a, const verdict& b);
+
+// Login helpers over the two login buckets (contract §4.1): per IP and per account.
+// `account` is the user id when known, else the lower-cased identifier that was tried.
+verdict peek_login(pqxx::transaction_base& tx, const policy& pol, std::string_view ip,
+                   std::string_view account, std::int64_t now);
+verdict count_login_failure(pqxx::transaction_base& tx, const policy& pol, std::string_view ip,
+                            std::string_view account, std::int64_t now);
+
+// X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset (unix time), and
+// Retry-After when limited. Empty when the limit is disabled.
+std::vector<http::header> headers(const verdict& v);
+
+// 429 cocart_rate_limited with data.retry_after and the headers above. `message` empty
+// keeps the generic text; login passes "Too many login attempts. Please try again later.".
+failure denial(const verdict& v, std::string message = {});
+inline constexpr std::string_view login_message = "Too many login attempts. Please try again later.";
+
+// Deletes rows whose window ended before now; returns how many. Safe to run from any
+// process at any interval (a deleted row and an ended window mean the same).
+std::int64_t cleanup(pqxx::transaction_base& tx, std::int64_t now);
+
+}  // namespace cartgate::rate_limit
