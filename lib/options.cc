@@ -77,6 +77,10 @@ const std::vector<option_def>& option_table() {
        "Addresses/CIDRs whose X-Forwarded-For header is believed for the client IP."},
       {"events.stream_per_request", option_type::boolean, "false", 0, 0,
        "Also publish token_validated and authenticated on cartgate_events (asynchronously)."},
+      {"rules.on_refresh", option_type::boolean, "false", 0, 0,
+       "Also run the permission rules (geo, schedule, device, client, plugins) on refresh-token."},
+      {"rules.on_validate", option_type::boolean, "false", 0, 0,
+       "Also run the permission rules on validate-token."},
   };
   return table;
 }
@@ -190,6 +194,8 @@ policy policy::from_values(const std::map<std::string, std::string>& stored) {
   p.timezone = p.values.at("site.timezone");
   p.trusted_proxies = *net::proxy_list::parse(p.values.at("net.trusted_proxies"), nullptr);
   p.stream_per_request = flag("events.stream_per_request");
+  p.rules_on_refresh = flag("rules.on_refresh");
+  p.rules_on_validate = flag("rules.on_validate");
   return p;
 }
 

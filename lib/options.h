@@ -60,6 +60,8 @@ struct policy {
   std::string timezone = "UTC";
   net::proxy_list trusted_proxies;
   bool stream_per_request = false;
+  bool rules_on_refresh = false;   // run the permission chain on refresh-token too
+  bool rules_on_validate = false;  // … and on validate-token
   std::map<std::string, std::string> values;  // every key, canonical text (defaults filled)
 
   // Builds a snapshot from stored values; unknown keys and bad values throw option_error,

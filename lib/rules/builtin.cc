@@ -1,0 +1,220 @@
+#include "rules/builtin.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <mutex>
+
+#include "log.h"
+#include "rules/semver.h"
+
+namespace cartgate::rules {
+namespace {
+
+bool listed(const std::vector<std::string>& list, const std::string& cc) {
+  return std::find(list.begin(), list.end(), cc) != list.end();
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st{};
+  return !path.empty() && ::stat(path.c_str(), &st) == 0;
+}
+
+std::string upper_trimmed(std::string s) {
+  auto b = s.find_first_not_of(" \t");
+  auto e = s.find_last_not_of(" \t");
+  s = b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return s;
+}
+
+}  // namespace
+
+std::optional<failure> decide_geo(const policy& pol, const std::optional<std::string>& country) {
+  auto denied = [&](reason r) {
+    failure f{r};
+    f.data["country_code"] = country ? Json::Value(*country) : Json::Value(Json::nullValue);
+    return f;
+  };
+  if (country && listed(pol.blocked_countries, *country)) return denied(reason::geo_blocked);
+  if (!pol.allowed_countries.empty() && (!country || !listed(pol.allowed_countries, *country))) {
+    return denied(reason::geo_restricted);
+  }
+  return std::nullopt;
+}
+
+std::optional<failure> decide_schedule(const std::vector<schedule::window>& windows,
+                                       std::string_view timezone, std::int64_t now) {
+  if (windows.empty()) return std::nullopt;
+  auto d = schedule::evaluate(windows, timezone, now);
+  if (d.allowed) return std::nullopt;
+  failure f{reason::time_restricted};
+  f.data["current_time"] = d.current_time;
+  f.data["next_available"] =
+      d.next_available ? Json::Value(*d.next_available) : Json::Value(Json::nullValue);
+  return f;
+}
+
+std::optional<failure> decide_device(bool required, std::string_view device_id, bool registered) {
+  if (!required) return std::nullopt;
+  if (device_id.empty()) return failure{reason::device_id_required};
+  if (!registered) {
+    failure f{reason::device_not_registered};
+    f.data["device_registration_required"] = true;
+    return f;
+  }
+  return std::nullopt;
+}
+
+std::optional<failure> decide_client(std::string_view client_id, std::string_view app_version,
+                                     const std::optional<client_row>& known) {
+  if (client_id.empty()) return std::nullopt;
+  if (!known) return failure{reason::unknown_client};
+  if (app_version.empty() || known->min_version.empty()) return std::nullopt;
+  auto have = semver::parse(app_version);
+  auto need = semver::parse(known->min_version);
+  if (!need) return std::nullopt;  // the CLI validates minimums; an old bad row never denies
+  if (!have || semver::compare(*have, *need) < 0) {
+    failure f{reason::outdated_client};
+    f.data["current_version"] = std::string(app_version);
+    f.data["minimum_version"] = known->min_version;
+    return f;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> request_country(const http::request& req, std::string_view header_name,
+                                           const geo::country_db& db) {
+  if (!header_name.empty()) {
+    std::string name(header_name);
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    auto v = upper_trimmed(req.header(name));
+    // nginx's geoip2 module sends "" (or "--" from old geoip) when it has no answer.
+    if (v.size() == 2 && std::isalpha(static_cast<unsigned char>(v[0])) &&
+        std::isalpha(static_cast<unsigned char>(v[1]))) {
+      return v == "UK" ? std::string("GB") : v;
+    }
+  }
+  return db.lookup(req.client_ip);
+}
+
+std::shared_ptr<const geo::country_db> shared_country_db(const config& cfg) {
+  // Loading the tor files takes ~0.2 s and ~10 MB; one copy per process, keyed by the
+  // paths so a test with another configuration gets its own.
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<const geo::country_db>> loaded;
+  std::string key = cfg.mmdb_file + '\n' + cfg.geoip_v4_file + '\n' + cfg.geoip_v6_file;
+  std::lock_guard lock(mu);
+  if (auto it = loaded.find(key); it != loaded.end()) return it->second;
+  std::shared_ptr<const geo::country_db> db;
+  if (!cfg.mmdb_file.empty()) {
+    db = std::make_shared<const geo::country_db>(geo::country_db::load_mmdb(cfg.mmdb_file));
+  } else {
+    std::string v4 = file_exists(cfg.geoip_v4_file) ? cfg.geoip_v4_file : "";
+    std::string v6 = file_exists(cfg.geoip_v6_file) ? cfg.geoip_v6_file : "";
+    if (v4.empty() && v6.empty()) {
+      log::warn("geoip_database_missing",
+                {{"ipv4", cfg.geoip_v4_file}, {"ipv6", cfg.geoip_v6_file}});
+      db = std::make_shared<const geo::country_db>();
+    } else {
+      db = std::make_shared<const geo::country_db>(geo::country_db::load_tor(v4, v6));
+    }
+  }
+  loaded[key] = db;
+  return db;
+}
+
+std::string param_text(const Json::Value& params, const char* key) {
+  if (!params.isObject() || !params.isMember(key)) return {};
+  const auto& v = params[key];
+  if (v.isString()) return v.asString();
+  if (v.isIntegral()) return v.asString();
+  return {};
+}
+
+namespace {
+
+class geo_rule : public rule {
+ public:
+  geo_rule(std::shared_ptr<const geo::country_db> db, std::string header)
+      : db_(std::move(db)), header_(std::move(header)) {}
+  std::string_view name() const override { return "geo"; }
+  std::optional<failure> check(context& c) override {
+    if (c.pol.blocked_countries.empty() && c.pol.allowed_countries.empty()) return std::nullopt;
+    return decide_geo(c.pol, request_country(c.req, header_, *db_));
+  }
+
+ private:
+  std::shared_ptr<const geo::country_db> db_;
+  std::string header_;
+};
+
+class schedule_rule : public rule {
+ public:
+  std::string_view name() const override { return "schedule"; }
+  std::optional<failure> check(context& c) override {
+    std::vector<schedule::window> windows;
+    for (auto row : c.tx.exec_params(
+             "SELECT day, from_minute, to_minute FROM schedules WHERE user_id = $1 ORDER BY id",
+             c.subject.id)) {
+      windows.push_back({row[0].as<int>(), row[1].as<int>(), row[2].as<int>()});
+    }
+    return decide_schedule(windows, c.pol.timezone, c.now);
+  }
+};
+
+class device_rule : public rule {
+ public:
+  std::string_view name() const override { return "device"; }
+  std::optional<failure> check(context& c) override {
+    bool required = c.pol.device_required_for(c.subject.roles);
+    if (!required) return std::nullopt;
+    auto device_id = param_text(c.params, "device_id");
+    bool registered = false;
+    if (!device_id.empty()) {
+      registered = !c.tx.exec_params(
+                            "SELECT 1 FROM devices WHERE user_id = $1 AND device_id = $2",
+                            c.subject.id, device_id)
+                        .empty();
+    }
+    return decide_device(required, device_id, registered);
+  }
+};
+
+class client_rule : public rule {
+ public:
+  std::string_view name() const override { return "client"; }
+  std::optional<failure> check(context& c) override {
+    auto client_id = c.req.header("x-client-id");
+    if (client_id.empty()) return std::nullopt;
+    auto app_version = c.req.header("x-app-version");
+    std::optional<client_row> known;
+    auto rows = c.tx.exec_params("SELECT coalesce(min_version, '') FROM clients WHERE client_id = $1",
+                                 client_id);
+    if (!rows.empty()) known = client_row{rows[0][0].c_str()};
+    if (auto f = decide_client(client_id, app_version, known)) return f;
+    // The seed's update_user_meta('last_client_info'): one row per user, latest wins.
+    c.tx.exec_params(
+        "INSERT INTO client_info (user_id, client_id, app_version, login_time) "
+        "VALUES ($1, $2, nullif($3, ''), to_timestamp($4)) "
+        "ON CONFLICT (user_id) DO UPDATE SET client_id = EXCLUDED.client_id, "
+        "app_version = EXCLUDED.app_version, login_time = EXCLUDED.login_time",
+        c.subject.id, client_id, app_version, c.now);
+    return std::nullopt;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<rule> make_geo_rule(std::shared_ptr<const geo::country_db> db, std::string header) {
+  return std::make_unique<geo_rule>(std::move(db), std::move(header));
+}
+std::unique_ptr<rule> make_schedule_rule() { return std::make_unique<schedule_rule>(); }
+std::unique_ptr<rule> make_device_rule() { return std::make_unique<device_rule>(); }
+std::unique_ptr<rule> make_client_rule() { return std::make_unique<client_rule>(); }
+
+}  // namespace cartgate::rules
