@@ -193,6 +193,10 @@ std::string event_json(const events::event& e) {
   return http::to_json(v);
 }
 
+void deliver(rules::rule& plugin, const events::event& e) {
+  if (auto* p = dynamic_cast<plugin_rule*>(&plugin)) p->on_event(e);
+}
+
 std::vector<std::string> plugin_files(const config& cfg) {
   std::vector<std::string> out;
   if (cfg.plugin_dir.empty()) return out;

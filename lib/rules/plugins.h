@@ -36,6 +36,8 @@ std::unique_ptr<rules::rule> load(const std::string& path, const config& cfg, ev
 
 // The JSON a plugin's on_event receives: external fields plus a non-secret user view.
 std::string event_json(const events::event& e);
+// Hands one event to a loaded plugin's on_event, as the bus subscription does (tests).
+void deliver(rules::rule& plugin, const events::event& e);
 std::string_view event_name(events::kind k);
 
 }  // namespace cartgate::plugins
