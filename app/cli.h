@@ -35,5 +35,7 @@ bool stdin_is_terminal();
 // Each file registers its verbs on the root app.
 void register_server(CLI::App& app, context& ctx);   // serve, migrate
 void register_options(CLI::App& app, context& ctx);  // option …
+void register_users(CLI::App& app, context& ctx);    // user …
+void register_jwt(CLI::App& app, context& ctx);      // jwt …, events tail
 
 }  // namespace cartgate::cli
