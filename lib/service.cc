@@ -4,6 +4,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
+#include "rules/rate_limit.h"
+
+#include <ctime>
 
 namespace cartgate {
 
@@ -14,6 +17,9 @@ service::service(config cfg)
       password_slots_(static_cast<unsigned>(cfg_.argon2_max_concurrent)),
       listener_(pool_.url()),
       policy_(std::make_shared<policy>(policy::defaults())) {
+  // Loads the geo database (once per process) and the plugins; a plugin that fails to
+  // load throws here, so `serve` stops before forking with the plugin named.
+  rules_ = std::make_unique<rules::chain>(cfg_, events_);
   listener_.on_channel("cartgate_revoke", [this](std::string_view payload) {
     sessions_.on_notification(payload);
   });
@@ -22,6 +28,12 @@ service::service(config cfg)
   listener_.on_reconnect([this](pqxx::connection&) { sessions_.clear(); });
   listener_.every(std::chrono::seconds(5), [this](pqxx::connection& c) { sessions_.flush_last_used(c); });
   listener_.every(std::chrono::milliseconds(200), [this](pqxx::connection& c) { flush_external_events(c); });
+  // Expired rate-limit rows; any process may delete them, so every worker does, rarely.
+  listener_.every(std::chrono::minutes(5), [](pqxx::connection& c) {
+    pqxx::work w(c);
+    rate_limit::cleanup(w, static_cast<std::int64_t>(std::time(nullptr)));
+    w.commit();
+  });
   listener_.on_channel("cartgate_options", [this](std::string_view) {
     // The notification only says "something changed"; re-read everything on a pooled
     // connection so the listener's own connection stays free for notifications.

@@ -20,6 +20,7 @@
 #include "listener.h"
 #include "options.h"
 #include "password.h"
+#include "rules/chain.h"
 #include "session_cache.h"
 #include "tokens.h"
 
@@ -55,6 +56,8 @@ class service {
   const token_keys& keys() const { return keys_; }
   session_cache& sessions() { return sessions_; }
   events::bus& events() { return events_; }
+  // The permission chain (contract §4): built-ins and plugins, loaded at construction.
+  rules::chain& rules() { return *rules_; }
   password::limiter& password_slots() { return password_slots_; }
   password::argon2_params argon2() const;
 
@@ -70,6 +73,7 @@ class service {
   token_keys keys_;
   session_cache sessions_;
   events::bus events_;
+  std::unique_ptr<rules::chain> rules_;  // after events_: plugins unsubscribe-by-destruction first
   password::limiter password_slots_;
   listener listener_;
   std::mutex external_mu_;

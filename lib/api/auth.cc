@@ -9,6 +9,7 @@
 #include "errors.h"
 #include "log.h"
 #include "metrics.h"
+#include "rules/rate_limit.h"
 #include "service.h"
 #include "sessions.h"
 #include "tokens.h"
@@ -128,6 +129,15 @@ http::response login(service& svc, http::request& r) {
   outcome result = db::with_transaction(svc.db(), [&](pqxx::work& w) {
     outcome out;
     auto found = users::find_by_identifier(w, identifier);
+    // Rate limit first (contract §4.1), before any password work: failures per IP and per
+    // account. While limited even correct credentials get the 429.
+    std::string account = found ? std::to_string(found->id) : identifier;
+    auto limit = rate_limit::peek_login(w, p, r.client_ip, account, now);
+    if (limit.limited) {
+      metrics::add("cartgate_logins_total{result=\"rate_limited\"}");
+      out.denied = rate_limit::denial(limit, std::string(rate_limit::login_message));
+      return out;
+    }
 
     // Password work is bounded per process: a flood waits briefly, then gets 503.
     auto permit = svc.password_slots().acquire(std::chrono::milliseconds(svc.cfg().argon2_wait_ms));
@@ -143,6 +153,8 @@ http::response login(service& svc, http::request& r) {
       audit::record(w, "login_failed", found ? found->id : 0, "", r.client_ip,
                     Json::Value(Json::objectValue));
       out.denied = failure(reason::bad_credentials);
+      auto counted = rate_limit::count_login_failure(w, p, r.client_ip, account, now);
+      out.denied->headers = rate_limit::headers(counted);
       return out;
     }
     if (password::needs_rehash(found->password_hash, argon)) {
@@ -152,6 +164,13 @@ http::response login(service& svc, http::request& r) {
       audit::record(w, "password_rehashed", found->id, "", r.client_ip);
     }
     permit.reset();
+
+    // Permission rules (contract §4, 2–6) after the password, before two-factor.
+    rules::context ctx{r, *params, *found, "login", p, now, w};
+    if (auto denied = svc.rules().run(ctx)) {
+      out.denied = std::move(denied);
+      return out;
+    }
 
     auto created = sessions::create(w, found->id, r.client_ip, device, p, now);
     out.pat = created.pat;
@@ -202,15 +221,37 @@ http::response logout(service& svc, http::request& r) {
   return res;
 }
 
+namespace {
+http::response refresh_token_limited(service& svc, http::request& r, const Json::Value& params,
+                                     const policy& p, const rate_limit::verdict& limit,
+                                     std::int64_t now);
+}  // namespace
+
 http::response refresh_token(service& svc, http::request& r) {
   std::int64_t now = unix_now();
   auto params = http::parse_params(r);
   if (!params) return to_response(reason::invalid_json);
+  const policy& p = svc.current_policy();
+  // CoCart's 10/min per IP; every call counts, in a short transaction of its own.
+  auto limit = db::with_transaction(svc.db(), [&](pqxx::work& w) {
+    return rate_limit::hit(w, rate_limit::bucket("refresh:ip", r.client_ip), p.refresh_max,
+                           p.refresh_window, now);
+  });
+  auto res = refresh_token_limited(svc, r, *params, p, limit, now);
+  for (auto& h : rate_limit::headers(limit)) res.set_header(h.name, h.value);
+  return res;
+}
+
+namespace {
+http::response refresh_token_limited(service& svc, http::request& r, const Json::Value& params_in,
+                                     const policy& p, const rate_limit::verdict& limit,
+                                     std::int64_t now) {
+  if (limit.limited) return to_response(rate_limit::denial(limit));
+  const Json::Value* params = &params_in;
   std::string presented = param_string(*params, "refresh_token");
   if (presented.empty()) presented = r.query_param("refresh_token");
   if (presented.empty()) return to_response(reason::refresh_missing);
 
-  const policy& p = svc.current_policy();
   std::string device = r.header("user-agent");
   struct outcome {
     sessions::rotated rot;
@@ -260,6 +301,7 @@ http::response refresh_token(service& svc, http::request& r) {
   body["refresh_token"] = result.rot.refresh_token;
   return http::json_response(200, body);
 }
+}  // namespace
 
 // Fires token_validated and authenticated for a request a token authenticated: plugins
 // synchronously, the external stream only when configured, and asynchronously.
@@ -283,15 +325,26 @@ void announce(service& svc, const identity& who, const http::request& r, std::in
 
 http::response validate_token(service& svc, http::request& r) {
   std::int64_t now = unix_now();
-  auto bearer = authenticate_bearer(svc, r, now);
-  if (!bearer.who) {
-    log_rejection("validate_token", bearer.why, r);
-    return to_response(bearer.why);
-  }
-  announce(svc, *bearer.who, r, now);
-  Json::Value body(Json::objectValue);
-  body["message"] = "Token is valid.";
-  return http::json_response(200, body);
+  // CoCart's 2/min per IP; every call counts, before the token is looked at.
+  const policy& p = svc.current_policy();
+  auto limit = db::with_transaction(svc.db(), [&](pqxx::work& w) {
+    return rate_limit::hit(w, rate_limit::bucket("validate:ip", r.client_ip), p.validate_max,
+                           p.validate_window, now);
+  });
+  auto res = [&] {
+    if (limit.limited) return to_response(rate_limit::denial(limit));
+    auto bearer = authenticate_bearer(svc, r, now);
+    if (!bearer.who) {
+      log_rejection("validate_token", bearer.why, r);
+      return to_response(bearer.why);
+    }
+    announce(svc, *bearer.who, r, now);
+    Json::Value body(Json::objectValue);
+    body["message"] = "Token is valid.";
+    return http::json_response(200, body);
+  }();
+  for (auto& h : rate_limit::headers(limit)) res.set_header(h.name, h.value);
+  return res;
 }
 
 http::response me(service& svc, http::request& r) {

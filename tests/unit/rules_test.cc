@@ -332,10 +332,12 @@ TEST(Plugins, EventPluginsLogAndCountWithoutTokens) {
     user u;
     u.id = 7;
     u.roles = {"customer"};
-    events::event gen{events::kind::token_generated, 7, "pat_0123456789abcdef01234567", 1767225600,
-                      "eyJhbGciOiJIUzI1NiJ9.secret.sig", &u, {}, "192.0.2.1"};
-    events::event auth{events::kind::authenticated, 7, "pat_0123456789abcdef01234567", 1767225601,
-                       "", &u, {}, "192.0.2.1"};
+    events::event gen(events::kind::token_generated, 7, "pat_0123456789abcdef01234567", 1767225600);
+    gen.token = "eyJhbGciOiJIUzI1NiJ9.secret.sig";  // in-process only; never passed on
+    gen.subject = &u;
+    gen.client_ip = "192.0.2.1";
+    events::event auth(events::kind::authenticated, 7, "pat_0123456789abcdef01234567", 1767225601);
+    auth.subject = &u;
     for (auto* e : {&gen, &auth, &auth}) {
       EXPECT_EQ(plugins::event_json(*e).find("eyJ"), std::string::npos) << "no token in payloads";
       for (auto& p : loaded) plugins::deliver(*p, *e);
