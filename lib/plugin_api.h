@@ -20,8 +20,8 @@
  * Contract:
  * - start(config_json, &state) runs once per worker process before any request. The JSON
  *   object holds site_name, admin_email, smtp_url, mail_from, plugin_dir and data_dir (a
- *   writable folder for the plugin's files: $CARTGATE_PLUGIN_DATA_DIR, else
- *   <plugin_dir>/data). A non-zero return stops cartgate's start with that plugin named.
+ *   writable folder for the plugin's files: $CARTGATE_PLUGIN_DATA_DIR, else "plugins" beside
+ *   the FastCGI socket, e.g. /run/cartgate/plugins). A non-zero return stops cartgate's start with that plugin named.
  * - check() is the seed's cocart_login_permission_callback: (permission so far, user,
  *   request, endpoint) -> allow or error. It is called from many threads at once. Leave
  *   `out` untouched (or call cartgate_allow) to allow; call cartgate_deny to refuse. A

@@ -155,7 +155,10 @@ std::string start_json(const config& cfg) {
   v["mail_from"] = cfg.mail_from;
   v["plugin_dir"] = cfg.plugin_dir;
   const char* data_dir = std::getenv("CARTGATE_PLUGIN_DATA_DIR");
-  v["data_dir"] = data_dir && *data_dir ? std::string(data_dir) : cfg.plugin_dir + "/data";
+  // Per deployment, writable by the service: beside the socket unless overridden (one
+  // checkout may run several stacks from the same plugin directory).
+  std::string beside_socket = fs::path(cfg.socket_path).parent_path().string() + "/plugins";
+  v["data_dir"] = data_dir && *data_dir ? std::string(data_dir) : beside_socket;
   return http::to_json(v);
 }
 
