@@ -18,6 +18,7 @@
 #include "http.h"
 #include "listener.h"
 #include "options.h"
+#include "outbox.h"
 
 namespace cartgate {
 
@@ -38,6 +39,8 @@ class service {
   const config& cfg() const { return cfg_; }
   db::pool& db() { return pool_; }
   listener& background() { return listener_; }
+  // The mail queue's sender; null when no encryption key is configured (mail is sealed).
+  outbox* mail_outbox() { return outbox_.get(); }
 
   // The current policy snapshot. Lock-free on the hot path: each thread keeps its own
   // copy and re-reads only when the version moved.
@@ -52,6 +55,7 @@ class service {
   config cfg_;
   db::pool pool_;
   listener listener_;
+  std::unique_ptr<outbox> outbox_;
   std::mutex policy_mu_;
   std::shared_ptr<const policy> policy_;
   std::atomic<std::uint64_t> policy_version_{1};
