@@ -35,5 +35,6 @@ bool stdin_is_terminal();
 // Each file registers its verbs on the root app.
 void register_server(CLI::App& app, context& ctx);   // serve, migrate
 void register_options(CLI::App& app, context& ctx);  // option …
+void register_twofactor(CLI::App& app, context& ctx);  // 2fa …
 
 }  // namespace cartgate::cli

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
 
   cli::register_server(app, ctx);
   cli::register_options(app, ctx);
+  cli::register_twofactor(app, ctx);
 
   try {
     app.parse(argc, argv);
