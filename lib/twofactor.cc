@@ -240,6 +240,16 @@ keys keys::from_config(const config& cfg) {
   return keys{secretbox(std::move(raw)), std::move(pepper)};
 }
 
+const keys& keys::cached(const config& cfg) {
+  thread_local std::string hex;
+  thread_local std::optional<keys> k;
+  if (!k || hex != cfg.encryption_key_hex) {
+    k = from_config(cfg);
+    hex = cfg.encryption_key_hex;
+  }
+  return *k;
+}
+
 state load_state(pqxx::transaction_base& tx, std::int64_t user_id, bool lock) {
   state s;
   auto r = tx.exec_params(
@@ -267,14 +277,7 @@ std::optional<failure> check_login(service& svc, pqxx::transaction_base& tx, con
   // Without a key nobody can have a second factor (nothing could have been sealed or
   // peppered); users without one still log in, anyone with one is a configuration bug.
   if (cfg.encryption_key_hex.empty() && !load_state(tx, u.id).any()) return std::nullopt;
-  // Derived once per thread and configuration, not per login.
-  thread_local std::string cached_hex;
-  thread_local std::optional<keys> cached;
-  if (!cached || cached_hex != cfg.encryption_key_hex) {
-    cached = keys::from_config(cfg);
-    cached_hex = cfg.encryption_key_hex;
-  }
-  return check_login(tx, *cached, cfg, svc.current_policy().email_ttl, u, params, now);
+  return check_login(tx, keys::cached(cfg), cfg, svc.current_policy().email_ttl, u, params, now);
 }
 
 std::optional<failure> check_login(pqxx::transaction_base& tx, const keys& k, const config& cfg,

@@ -75,6 +75,8 @@ struct keys {
   secretbox box;
   std::string pepper;
   static keys from_config(const config& cfg);
+  // from_config, derived once per thread (and again only if the key changes).
+  static const keys& cached(const config& cfg);
 };
 
 // The login hook. nullopt: the user has no second factor, or gave a good code (provider
