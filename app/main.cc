@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
 
   cli::register_server(app, ctx);
   cli::register_options(app, ctx);
+  cli::register_users(app, ctx);
+  cli::register_jwt(app, ctx);
   cli::register_twofactor(app, ctx);
 
   try {

@@ -25,10 +25,13 @@ enum class kind { token_generated, token_refreshed, token_validated, token_delet
 std::string_view kind_name(kind k);
 
 struct event {
+  explicit event(kind k, std::int64_t user = 0, std::string session = {}, std::int64_t at = 0)
+      : what(k), user_id(user), pat(std::move(session)), time(at) {}
+
   kind what;
-  std::int64_t user_id = 0;
+  std::int64_t user_id;
   std::string pat;              // "" when no session is involved (token_deleted for all)
-  std::int64_t time = 0;        // unix seconds
+  std::int64_t time;            // unix seconds
   std::string token;            // token_generated / token_refreshed: in-process listeners only
   const cartgate::user* subject = nullptr;  // may be null (token_validated, token_deleted)
   Json::Value decoded;          // token_validated: the verified payload

@@ -478,10 +478,17 @@ Json::Value key::public_jwk() const { return impl_->jwk; }  // null for HS256
 
 std::string sign(const Json::Value& payload, const key& k) {
   if (!payload.isObject()) throw std::invalid_argument("jwt: payload must be a JSON object");
+  return sign_json(compact_json(payload), k);
+}
+
+std::string sign_json(std::string_view payload_json, const key& k) {
+  if (payload_json.empty() || payload_json.front() != '{') {
+    throw std::invalid_argument("jwt: payload must be a JSON object");
+  }
   if (!k.can_sign()) throw std::invalid_argument("jwt: key has no private part and cannot sign");
   const key::impl& state = *k.impl_;
   std::string token = state.header_prefix;
-  base64url::encode_append(compact_json(payload), token);
+  base64url::encode_append(payload_json, token);
   const std::string sig = sign_bytes(state, token);
   token += '.';
   base64url::encode_append(sig, token);

@@ -61,7 +61,7 @@ class key {
   explicit key(std::shared_ptr<const impl> state) : impl_(std::move(state)) {}
   std::shared_ptr<const impl> impl_;
 
-  friend std::string sign(const Json::Value& payload, const key& k);
+  friend std::string sign_json(std::string_view payload_json, const key& k);
   friend verified verify(std::string_view token, const key& k, std::int64_t now,
                          std::string_view expected_issuer, std::int64_t leeway);
 };
@@ -70,6 +70,9 @@ class key {
 // Throws std::invalid_argument if payload is not an object or the key cannot sign, and
 // std::runtime_error if OpenSSL fails.
 std::string sign(const Json::Value& payload, const key& k);
+// The same with a payload already serialised as a compact JSON object, so a caller can
+// keep its claims in a fixed order (CoCart's iss, iat, nbf, exp, data).
+std::string sign_json(std::string_view payload_json, const key& k);
 
 // Why a token was refused. Kept precise for logs and metrics; the client only ever sees the
 // contract's single "Authentication failed." answer.

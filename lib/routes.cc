@@ -12,6 +12,14 @@ const std::vector<route>& route_table() {
   static const std::vector<route> table = {
       {"GET", "/wp-json/cartgate/v1/health", "health", api::health},
       {"GET", "/metrics", "metrics", api::metrics},
+      {"POST", "/wp-json/cocart/v2/login", "login", api::login},
+      {"POST", "/wp-json/cocart/v2/logout", "logout", api::logout},
+      {"POST", "/wp-json/cocart/jwt/refresh-token", "refresh_token", api::refresh_token},
+      {"POST", "/wp-json/cocart/jwt/validate-token", "validate_token", api::validate_token},
+      {"GET", "/wp-json/cartgate/v1/me", "me", api::me},
+      // nginx's auth subrequest carries the main request's method: any method is fine.
+      {"*", "/_cartgate/auth", "auth", api::auth_subrequest},
+      {"GET", "/.well-known/jwks.json", "jwks", api::jwks},
   };
   return table;
 }
@@ -20,7 +28,7 @@ http::response dispatch(service& svc, http::request& r, std::string_view* route_
   // HEAD is answered like GET; nginx drops the body.
   std::string_view method = r.method == "HEAD" ? std::string_view("GET") : r.method;
   for (auto& rt : route_table()) {
-    if (rt.path == r.path && rt.method == method) {
+    if (rt.path == r.path && (rt.method == method || rt.method == "*")) {
       *route_name = rt.name;
       return rt.fn(svc, r);
     }

@@ -10,8 +10,18 @@ namespace cartgate {
 service::service(config cfg)
     : cfg_(std::move(cfg)),
       pool_(cfg_.database_url, static_cast<std::size_t>(cfg_.threads), cfg_.connect_timeout),
+      keys_(cfg_),
+      password_slots_(static_cast<unsigned>(cfg_.argon2_max_concurrent)),
       listener_(pool_.url()),
       policy_(std::make_shared<policy>(policy::defaults())) {
+  listener_.on_channel("cartgate_revoke", [this](std::string_view payload) {
+    sessions_.on_notification(payload);
+  });
+  // Notifications may have been missed while the connection was down: forget every
+  // cached session (they are re-read on demand) before trusting the cache again.
+  listener_.on_reconnect([this](pqxx::connection&) { sessions_.clear(); });
+  listener_.every(std::chrono::seconds(5), [this](pqxx::connection& c) { sessions_.flush_last_used(c); });
+  listener_.every(std::chrono::milliseconds(200), [this](pqxx::connection& c) { flush_external_events(c); });
   listener_.on_channel("cartgate_options", [this](std::string_view) {
     // The notification only says "something changed"; re-read everything on a pooled
     // connection so the listener's own connection stays free for notifications.
@@ -39,6 +49,31 @@ service::~service() { stop(); }
 void service::start() {
   listener_.start();
   if (outbox_) outbox_->start();
+}
+
+password::argon2_params service::argon2() const {
+  return {cfg_.argon2_memory_kib, cfg_.argon2_iterations, cfg_.argon2_parallelism};
+}
+
+void service::publish_async(const events::event& e) {
+  std::lock_guard lock(external_mu_);
+  if (external_queue_.size() >= 10000) {
+    metrics::add("cartgate_events_dropped_total");
+    return;
+  }
+  external_queue_.push_back(http::to_json(events::external_payload(e)));
+}
+
+void service::flush_external_events(pqxx::connection& c) {
+  std::vector<std::string> batch;
+  {
+    std::lock_guard lock(external_mu_);
+    batch.swap(external_queue_);
+  }
+  if (batch.empty()) return;
+  pqxx::work w(c);
+  for (auto& payload : batch) w.exec_params("SELECT pg_notify('cartgate_events', $1)", payload);
+  w.commit();
 }
 
 void service::stop() {

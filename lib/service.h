@@ -15,10 +15,14 @@
 
 #include "config.h"
 #include "db.h"
+#include "events.h"
 #include "http.h"
 #include "listener.h"
 #include "options.h"
 #include "outbox.h"
+#include "password.h"
+#include "session_cache.h"
+#include "tokens.h"
 
 namespace cartgate {
 
@@ -51,11 +55,29 @@ class service {
 
   bool database_ready() const { return listener_.connected(); }
 
+  const token_keys& keys() const { return keys_; }
+  session_cache& sessions() { return sessions_; }
+  events::bus& events() { return events_; }
+  password::limiter& password_slots() { return password_slots_; }
+  password::argon2_params argon2() const;
+
+  // Per-request events (token_validated, authenticated) for the external stream: queued
+  // here, published by the background thread, never on the request path.
+  void publish_async(const events::event& e);
+
  private:
+  void flush_external_events(pqxx::connection& c);
+
   config cfg_;
   db::pool pool_;
+  token_keys keys_;
+  session_cache sessions_;
+  events::bus events_;
+  password::limiter password_slots_;
   listener listener_;
   std::unique_ptr<outbox> outbox_;
+  std::mutex external_mu_;
+  std::vector<std::string> external_queue_;
   std::mutex policy_mu_;
   std::shared_ptr<const policy> policy_;
   std::atomic<std::uint64_t> policy_version_{1};

@@ -51,6 +51,11 @@ database_url() {
 
 pg_ctl_as_postgres() { runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$S/pg/data" "$@"; }
 
+# The server's command-line settings; tests restart PostgreSQL with the same ones.
+pg_server_options() {
+  echo "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $S/pg/run -c max_connections=200 -c fsync=${PG_FSYNC:-on}"
+}
+
 pg_up() {
   [[ -n $PG_BIN ]] || die "PostgreSQL binaries not found under /usr/lib/postgresql"
   mkdir -p "$S/pg"
@@ -68,7 +73,7 @@ pg_up() {
   if ! pg_ctl_as_postgres status >/dev/null 2>&1; then
     mkdir -p "$S/pg/run" && chown postgres:postgres "$S/pg/run"
     pg_ctl_as_postgres -l "$S/pg/server.log" -w -t 60 start \
-      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $S/pg/run -c max_connections=200 -c fsync=${PG_FSYNC:-on}" \
+      -o "$(pg_server_options)" \
       >/dev/null || { tail -n 20 "$S/pg/server.log" >&2; die "PostgreSQL did not start"; }
   fi
   # Role and database, idempotently; the password comes from the secrets folder.
@@ -81,6 +86,15 @@ SELECT format('ALTER ROLE cartgate PASSWORD %L', :'pw') \gexec
 SELECT 'CREATE DATABASE cartgate OWNER cartgate'
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'cartgate') \gexec
 SQL
+}
+
+# An empty cartgate database (tests start from a clean state every run): the old one is
+# dropped even if a leftover process still holds a connection to it.
+pg_reset_database() {
+  local psql=("$PG_BIN/psql" -h "$S/pg/run" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qAt -d postgres)
+  runuser -u postgres -- "${psql[@]}" -c 'DROP DATABASE IF EXISTS cartgate WITH (FORCE)' >/dev/null &&
+    runuser -u postgres -- "${psql[@]}" -c 'CREATE DATABASE cartgate OWNER cartgate' >/dev/null ||
+    die "cannot recreate the cartgate database"
 }
 
 pg_down() {
@@ -173,9 +187,23 @@ nginx_up() {
   for f in cartgate.conf cartgate-fastcgi.conf cartgate-protect.conf; do
     sed -e "s|/etc/nginx/cartgate|$S/nginx/cartgate|g" "$ROOT/nginx/$f" >"$S/nginx/$f"
   done
+  # With POOL_B_PORT set (tests/run.sh), a second server on that port sends cartgate's
+  # routes to a second pool on $S/run/cartgate-b.sock: the `#pool_b ` lines of the
+  # template come alive, and the snippets get copies that name upstream cartgate_b.
+  local pool_b=(-e '/^[[:space:]]*#pool_b /d')
+  if [[ -n ${POOL_B_PORT:-} ]]; then
+    pool_b=(-e 's|^\([[:space:]]*\)#pool_b |\1|')
+    sed -e 's|fastcgi_pass cartgate;|fastcgi_pass cartgate_b;|' \
+        -e "s|$S/nginx/cartgate-fastcgi.conf|$S/nginx/cartgate-b-fastcgi.conf|g" \
+        "$S/nginx/cartgate.conf" >"$S/nginx/cartgate-b.conf"
+    sed -e 's|fastcgi_pass cartgate;|fastcgi_pass cartgate_b;|' \
+        "$S/nginx/cartgate-fastcgi.conf" >"$S/nginx/cartgate-b-fastcgi.conf"
+  fi
   sed -e "s|@SOCKET@|$S/run/cartgate.sock|g" -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
       -e "s|@HTTPS_PORT@|$HTTPS_PORT|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
       -e "s|@STATIC_PORT@|${STATIC_PORT:-0}|g" \
+      -e "s|@SOCKET_B@|$S/run/cartgate-b.sock|g" -e "s|@POOL_B_PORT@|${POOL_B_PORT:-0}|g" \
+      "${pool_b[@]}" \
       -e "s|@STATE@|$S|g" -e "s|@ROOT@|$ROOT|g" \
       "$ROOT/nginx/local.conf.in" >"$S/nginx/nginx.conf"
   local nginx=(/usr/sbin/nginx -p "$S/nginx" -c "$S/nginx/nginx.conf" -e "$S/nginx/logs/error.log")

@@ -13,4 +13,12 @@ namespace cartgate::api {
 http::response health(service& svc, http::request& r);
 http::response metrics(service& svc, http::request& r);
 
+http::response login(service& svc, http::request& r);
+http::response logout(service& svc, http::request& r);
+http::response refresh_token(service& svc, http::request& r);
+http::response validate_token(service& svc, http::request& r);
+http::response me(service& svc, http::request& r);
+http::response auth_subrequest(service& svc, http::request& r);
+http::response jwks(service& svc, http::request& r);
+
 }  // namespace cartgate::api

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The README's second command: builds cartgate and runs every test (unit and
+# integration). Integration tests talk to a stack of their own on other loopback ports
+# (PostgreSQL 54330, nginx http 18080 / https 18443 / pool-B server 18090, stand-in
+# storefront 18081, SMTP sink 12525), started here from an empty database and stopped
+# on exit whatever happens. Exit status: ctest's (non-zero when any test fails).
+#
+#   bash tests/run.sh                 # everything
+#   bash tests/run.sh -R Pool         # extra arguments go to ctest
+set -euo pipefail
+STACK=test
+PG_PORT=54330
+HTTP_PORT=18080
+HTTPS_PORT=18443
+UPSTREAM_PORT=18081
+SMTP_PORT=12525
+POOL_B_PORT=18090
+# Throwaway data: no need to wait for the disk.
+PG_FSYNC=off
+WORKERS=2
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD_DIR=$ROOT/build
+source "$ROOT/deploy/local/common.sh"
+
+# Pool B is started by the tests (tests/integration/support/stack.cc), which record its
+# master here; a test process that died mid-way may have left it running.
+POOL_B_PID_FILE=$S/run/cartgate-b.pid
+
+pool_b_down() {
+  [[ -s $POOL_B_PID_FILE ]] || return 0
+  local pid; pid=$(cat "$POOL_B_PID_FILE")
+  # Only a cartgate process: the pid may have been reused since.
+  if [[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) == "$CARTGATE_BIN serve"* ]]; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$POOL_B_PID_FILE"
+}
+
+# Waits until the given pids are gone, so nothing outlives this script.
+wait_gone() {
+  local pid
+  for pid in "$@"; do
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && say "warning: process $pid is still running"
+  done
+  return 0
+}
+
+stack_down() {
+  local pids=()
+  [[ -s $S/run/smtp.pid ]] && pids+=("$(cat "$S/run/smtp.pid")")
+  [[ -s $S/nginx/nginx.pid ]] && pids+=("$(cat "$S/nginx/nginx.pid")")
+  pool_b_down
+  nginx_down
+  pool_down
+  smtp_down
+  pg_down
+  wait_gone "${pids[@]}"
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  say "stopping the test stack"
+  stack_down || true
+  exit "$rc"
+}
+
+bash "$ROOT/deploy/deps.sh"
+build
+
+# Whatever an interrupted earlier run left behind goes first; from here on, everything
+# started is stopped on exit.
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+stack_down
+
+secrets
+pg_up
+pg_reset_database
+write_config
+cli migrate >/dev/null
+rm -rf "$S/mail" "$S/log"/*.log
+mkdir -p "$S/log"
+smtp_up
+pool_up
+nginx_up
+wait_http "http://127.0.0.1:$HTTP_PORT/wp-json/cartgate/v1/health"
+
+export CARTGATE_TEST_STATE=$S
+export CARTGATE_TEST_CONFIG=$S/cartgate.toml
+export CARTGATE_TEST_BINARY=$CARTGATE_BIN
+export CARTGATE_TEST_DATABASE_URL; CARTGATE_TEST_DATABASE_URL=$(database_url)
+export CARTGATE_TEST_HTTP_PORT=$HTTP_PORT
+export CARTGATE_TEST_HTTPS_PORT=$HTTPS_PORT
+export CARTGATE_TEST_POOL_B_PORT=$POOL_B_PORT
+export CARTGATE_TEST_UPSTREAM_PORT=$UPSTREAM_PORT
+export CARTGATE_TEST_SMTP_PORT=$SMTP_PORT
+export CARTGATE_TEST_MAIL_DIR=$S/mail
+export CARTGATE_TEST_SOCKET=$S/run/cartgate.sock
+export CARTGATE_TEST_SOCKET_B=$S/run/cartgate-b.sock
+export CARTGATE_TEST_POOL_PID_FILE=$S/run/cartgate.pid
+export CARTGATE_TEST_POOL_B_PID_FILE=$POOL_B_PID_FILE
+export CARTGATE_TEST_LOG_DIR=$S/log
+export CARTGATE_TEST_PG_BIN=$PG_BIN
+export CARTGATE_TEST_PG_DATA=$S/pg/data
+export CARTGATE_TEST_PG_LOG=$S/pg/server.log
+export CARTGATE_TEST_PG_OPTIONS; CARTGATE_TEST_PG_OPTIONS=$(pg_server_options)
+
+say "running the tests"
+set +e
+ctest --test-dir "$BUILD_DIR" --output-on-failure "$@"
+rc=$?
+set -e
+if ((rc != 0)); then
+  say "TESTS FAILED (ctest exit status $rc); logs in $S/log, $S/nginx/logs, $S/pg/server.log"
+fi
+exit "$rc"
