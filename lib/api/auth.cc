@@ -158,6 +158,11 @@ http::response login(service& svc, http::request& r) {
     // failures are answered from here, and this transaction still commits so a mailed
     // code, a used code or a TOTP step sticks.
     if (auto f = twofactor::check_login(svc, w, *found, *params, now)) {
+      // Only a wrong code is a failed login (it counts toward the rate limit); a
+      // challenge without a code is the normal first half of the exchange.
+      if (twofactor::is_code_failure(*f)) {
+        audit::record(w, "login_2fa_failed", found->id, "", r.client_ip);
+      }
       out.denied = std::move(f);
       return out;
     }
