@@ -9,12 +9,12 @@
 #   bash tests/run.sh -R Pool         # extra arguments go to ctest
 set -euo pipefail
 STACK=test
-PG_PORT=54330
-HTTP_PORT=18080
-HTTPS_PORT=18443
-UPSTREAM_PORT=18081
-SMTP_PORT=12525
-POOL_B_PORT=18090
+PG_PORT=${PG_PORT:-54330}
+HTTP_PORT=${HTTP_PORT:-18080}
+HTTPS_PORT=${HTTPS_PORT:-18443}
+UPSTREAM_PORT=${UPSTREAM_PORT:-18081}
+SMTP_PORT=${SMTP_PORT:-12525}
+POOL_B_PORT=${POOL_B_PORT:-18090}
 # Throwaway data: no need to wait for the disk.
 PG_FSYNC=off
 WORKERS=2

@@ -12,6 +12,7 @@
 #include "service.h"
 #include "sessions.h"
 #include "tokens.h"
+#include "twofactor.h"
 #include "users.h"
 
 namespace cartgate::api {
@@ -152,6 +153,19 @@ http::response login(service& svc, http::request& r) {
       audit::record(w, "password_rehashed", found->id, "", r.client_ip);
     }
     permit.reset();
+
+    // Two-factor (contract §3) after the password and rules, before any token. Its
+    // failures are answered from here, and this transaction still commits so a mailed
+    // code, a used code or a TOTP step sticks.
+    if (auto f = twofactor::check_login(svc, w, *found, *params, now)) {
+      // Only a wrong code is a failed login (it counts toward the rate limit); a
+      // challenge without a code is the normal first half of the exchange.
+      if (twofactor::is_code_failure(*f)) {
+        audit::record(w, "login_2fa_failed", found->id, "", r.client_ip);
+      }
+      out.denied = std::move(f);
+      return out;
+    }
 
     auto created = sessions::create(w, found->id, r.client_ip, device, p, now);
     out.pat = created.pat;
