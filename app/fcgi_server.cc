@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -65,8 +65,8 @@ int open_socket(const config& cfg) {
   if (::listen(fd, 1024) != 0) {
     throw std::runtime_error(std::string("listen: ") + std::strerror(errno));
   }
-  // Every worker polls before accepting, and a non-blocking listener lets a thread that
-  // lost the race come back instead of sleeping in accept() through a drain.
+  // Every worker waits in epoll before accepting, and a non-blocking listener lets a
+  // thread that lost the race come back instead of sleeping in accept() through a drain.
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   return fd;
 }
@@ -141,19 +141,34 @@ void handle_one(service& svc, FCGX_Request& req) {
 void request_thread(service& svc, int listen_fd) {
   FCGX_Request req;
   FCGX_InitRequest(&req, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+  // Every thread of every worker waits on the same socket. EPOLLEXCLUSIVE wakes one
+  // waiter per new connection instead of all of them (no thundering herd); the timeout
+  // lets a thread notice a drain.
+  int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+  ev.data.fd = listen_fd;
+  if (ep < 0 || ::epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev) != 0) {
+    log::error("epoll_failed", {{"error", std::strerror(errno)}});
+    if (ep >= 0) ::close(ep);
+    return;
+  }
   while (true) {
     bool draining = got_term != 0;
-    pollfd p{listen_fd, POLLIN, 0};
-    int ready = ::poll(&p, 1, draining ? 0 : 200);
-    if (ready <= 0) {
-      if (draining) break;  // nothing queued: the drain is done for this thread
-      continue;
+    if (!draining) {
+      epoll_event ready{};
+      if (::epoll_wait(ep, &ready, 1, 200) <= 0) continue;
     }
+    // Draining: take whatever is already queued, then stop.
     int rc = FCGX_Accept_r(&req);
-    if (rc < 0) continue;  // another thread took it
+    if (rc < 0) {
+      if (draining) break;
+      continue;  // another thread took it
+    }
     handle_one(svc, req);
     FCGX_Finish_r(&req);
   }
+  ::close(ep);
   FCGX_Free(&req, 1);
 }
 

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   cli::register_options(app, ctx);
   cli::register_users(app, ctx);
   cli::register_jwt(app, ctx);
+  cli::register_twofactor(app, ctx);
   cli::register_rules(app, ctx);
 
   try {

@@ -20,6 +20,11 @@ const std::vector<route>& route_table() {
       // nginx's auth subrequest carries the main request's method: any method is fine.
       {"*", "/_cartgate/auth", "auth", api::auth_subrequest},
       {"GET", "/.well-known/jwks.json", "jwks", api::jwks},
+      {"GET", "/wp-json/two-factor/1.0/totp", "twofactor_totp_key", api::totp_key},
+      {"POST", "/wp-json/two-factor/1.0/totp", "twofactor_totp_enable", api::totp_enable},
+      {"DELETE", "/wp-json/two-factor/1.0/totp", "twofactor_totp_disable", api::totp_disable},
+      {"POST", "/wp-json/two-factor/1.0/generate-backup-codes", "twofactor_backup_codes",
+       api::generate_backup_codes},
   };
   return table;
 }

@@ -45,11 +45,23 @@ service::service(config cfg)
     }
   });
   listener_.on_reconnect([this](pqxx::connection& c) { reload_policy(c); });
+  if (!cfg_.encryption_key_hex.empty()) {
+    mail::smtp_settings smtp;
+    smtp.url = cfg_.smtp_url;
+    smtp.username = cfg_.smtp_username;
+    smtp.password = cfg_.smtp_password;
+    outbox_ = std::make_unique<outbox>(pool_, secretbox::from_hex(cfg_.encryption_key_hex), smtp,
+                                       cfg_.mail_from);
+    outbox_->attach(listener_);
+  }
 }
 
 service::~service() { stop(); }
 
-void service::start() { listener_.start(); }
+void service::start() {
+  listener_.start();
+  if (outbox_) outbox_->start();
+}
 
 password::argon2_params service::argon2() const {
   return {cfg_.argon2_memory_kib, cfg_.argon2_iterations, cfg_.argon2_parallelism};
@@ -76,7 +88,10 @@ void service::flush_external_events(pqxx::connection& c) {
   w.commit();
 }
 
-void service::stop() { listener_.stop(); }
+void service::stop() {
+  if (outbox_) outbox_->stop();
+  listener_.stop();
+}
 
 const policy& service::current_policy() {
   thread_local std::shared_ptr<const policy> cached;

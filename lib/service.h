@@ -19,6 +19,7 @@
 #include "http.h"
 #include "listener.h"
 #include "options.h"
+#include "outbox.h"
 #include "password.h"
 #include "rules/chain.h"
 #include "session_cache.h"
@@ -43,6 +44,8 @@ class service {
   const config& cfg() const { return cfg_; }
   db::pool& db() { return pool_; }
   listener& background() { return listener_; }
+  // The mail queue's sender; null when no encryption key is configured (mail is sealed).
+  outbox* mail_outbox() { return outbox_.get(); }
 
   // The current policy snapshot. Lock-free on the hot path: each thread keeps its own
   // copy and re-reads only when the version moved.
@@ -76,6 +79,7 @@ class service {
   std::unique_ptr<rules::chain> rules_;  // after events_: plugins unsubscribe-by-destruction first
   password::limiter password_slots_;
   listener listener_;
+  std::unique_ptr<outbox> outbox_;
   std::mutex external_mu_;
   std::vector<std::string> external_queue_;
   std::mutex policy_mu_;

@@ -223,7 +223,8 @@ nginx_down() {
 }
 
 smtp_up() {
-  mkdir -p "$S/mail"
+  # aiosmtpd's Mailbox makes the Maildir only when the folder does not exist yet.
+  mkdir -p "$S/mail/tmp" "$S/mail/new" "$S/mail/cur"
   if [[ -s $S/run/smtp.pid ]] && kill -0 "$(cat "$S/run/smtp.pid")" 2>/dev/null; then return 0; fi
   setsid /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$S/mail" \
     >>"$S/log/smtp.log" 2>&1 &

@@ -13,6 +13,7 @@
 #include "service.h"
 #include "sessions.h"
 #include "tokens.h"
+#include "twofactor.h"
 #include "users.h"
 
 namespace cartgate::api {
@@ -169,6 +170,21 @@ http::response login(service& svc, http::request& r) {
     rules::context ctx{r, *params, *found, "login", p, now, w};
     if (auto denied = svc.rules().run(ctx)) {
       out.denied = std::move(denied);
+      return out;
+    }
+
+    // Two-factor (contract §3) after the password and rules, before any token. Its
+    // failures are answered from here, and this transaction still commits so a mailed
+    // code, a used code or a TOTP step sticks.
+    if (auto f = twofactor::check_login(svc, w, *found, *params, now)) {
+      // Only a wrong code is a failed login (it counts toward the rate limit); a
+      // challenge without a code is the normal first half of the exchange.
+      if (twofactor::is_code_failure(*f)) {
+        audit::record(w, "login_2fa_failed", found->id, "", r.client_ip);
+        auto counted = rate_limit::count_login_failure(w, p, r.client_ip, account, now);
+        for (auto& h : rate_limit::headers(counted)) f->headers.push_back(h);
+      }
+      out.denied = std::move(f);
       return out;
     }
 

@@ -21,4 +21,10 @@ http::response me(service& svc, http::request& r);
 http::response auth_subrequest(service& svc, http::request& r);
 http::response jwks(service& svc, http::request& r);
 
+// twofactor.cc: the Two Factor plugin's routes (Bearer).
+http::response totp_key(service& svc, http::request& r);
+http::response totp_enable(service& svc, http::request& r);
+http::response totp_disable(service& svc, http::request& r);
+http::response generate_backup_codes(service& svc, http::request& r);
+
 }  // namespace cartgate::api

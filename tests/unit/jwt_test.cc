@@ -150,7 +150,9 @@ pkey_ptr pkey_from(const char* type, OSSL_PARAM_BLD* bld) {
 }
 
 std::string ec_p256_public_pem(std::string_view x, std::string_view y) {
-  const std::string point = "\x04" + b64::decode(x).value() + b64::decode(y).value();
+  // Appended piecewise: GCC 12 misreports `"literal" + std::string` under -Wrestrict.
+  std::string point(1, '\x04');
+  point.append(b64::decode(x).value()).append(b64::decode(y).value());
   OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
   OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
   OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());

@@ -33,12 +33,15 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
 std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\r' || s.back() == '\n' || s.back() == '\t')) s.pop_back();
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\r' || s.back() == '\n' || s.back() == '\t'))
+    s.pop_back();
   std::size_t i = 0;
   while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
   return s.substr(i);
@@ -142,8 +145,8 @@ void append_length(std::string& out, std::size_t n) {
   }
 }
 
-constexpr unsigned char fcgi_begin_request = 1, fcgi_end_request = 3, fcgi_params = 4, fcgi_stdin = 5,
-                        fcgi_stdout = 6;
+constexpr unsigned char fcgi_begin_request = 1, fcgi_end_request = 3, fcgi_params = 4,
+                        fcgi_stdin = 5, fcgi_stdout = 6;
 
 }  // namespace
 
@@ -182,7 +185,8 @@ Json::Value http_result::json() const {
   std::string errs;
   std::unique_ptr<Json::CharReader> reader(b.newCharReader());
   if (!reader->parse(body.data(), body.data() + body.size(), &v, &errs)) {
-    throw std::runtime_error("HTTP " + std::to_string(status) + " body is not JSON: " + body.substr(0, 300));
+    throw std::runtime_error("HTTP " + std::to_string(status) +
+                             " body is not JSON: " + body.substr(0, 300));
   }
   return v;
 }
@@ -193,17 +197,22 @@ std::string http_result::header(std::string_view name) const {
 }
 
 http_result http(const std::string& path_and_query, const http_options& o) {
-  int port = o.port ? o.port : env_int(o.https ? "CARTGATE_TEST_HTTPS_PORT" : "CARTGATE_TEST_HTTP_PORT");
-  std::string url = std::string(o.https ? "https" : "http") + "://127.0.0.1:" + std::to_string(port) + path_and_query;
+  int port =
+      o.port ? o.port : env_int(o.https ? "CARTGATE_TEST_HTTPS_PORT" : "CARTGATE_TEST_HTTP_PORT");
+  std::string url = std::string(o.https ? "https" : "http") +
+                    "://127.0.0.1:" + std::to_string(port) + path_and_query;
 
   http_result res;
   CURL* c = curl_easy_init();
   if (!c) throw std::runtime_error("curl_easy_init failed");
   curl_slist* hdrs = nullptr;
   for (auto& h : o.headers) hdrs = curl_slist_append(hdrs, h.c_str());
-  if (!o.content_type.empty()) hdrs = curl_slist_append(hdrs, ("Content-Type: " + o.content_type).c_str());
-  if (!o.bearer.empty()) hdrs = curl_slist_append(hdrs, ("Authorization: Bearer " + o.bearer).c_str());
-  if (!o.forwarded_for.empty()) hdrs = curl_slist_append(hdrs, ("X-Forwarded-For: " + o.forwarded_for).c_str());
+  if (!o.content_type.empty())
+    hdrs = curl_slist_append(hdrs, ("Content-Type: " + o.content_type).c_str());
+  if (!o.bearer.empty())
+    hdrs = curl_slist_append(hdrs, ("Authorization: Bearer " + o.bearer).c_str());
+  if (!o.forwarded_for.empty())
+    hdrs = curl_slist_append(hdrs, ("X-Forwarded-For: " + o.forwarded_for).c_str());
   hdrs = curl_slist_append(hdrs, "Expect:");  // send bodies at once; no 100-continue round
 
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
@@ -255,8 +264,9 @@ http_result post_json(const std::string& path, const Json::Value& body, http_opt
 
 ::testing::AssertionResult is_error(const http_result& r, long status, std::string_view code) {
   auto fail = [&](const std::string& why) {
-    return ::testing::AssertionFailure() << why << "\n  HTTP " << r.status << (r.error.empty() ? "" : " (" + r.error + ")")
-                                         << "\n  body: " << r.body.substr(0, 500);
+    return ::testing::AssertionFailure()
+           << why << "\n  HTTP " << r.status << (r.error.empty() ? "" : " (" + r.error + ")")
+           << "\n  body: " << r.body.substr(0, 500);
   };
   if (r.status != status) return fail("expected HTTP " + std::to_string(status));
   Json::Value j;
@@ -266,9 +276,12 @@ http_result post_json(const std::string& path, const Json::Value& body, http_opt
     return fail(e.what());
   }
   if (!j.isObject()) return fail("body is not a JSON object");
-  if (!j["code"].isString() || j["code"].asString() != code) return fail("expected code " + std::string(code));
-  if (!j["message"].isString() || j["message"].asString().empty()) return fail("message missing or empty");
-  if (!j["data"].isObject() || !j["data"]["status"].isIntegral() || j["data"]["status"].asInt64() != status) {
+  if (!j["code"].isString() || j["code"].asString() != code)
+    return fail("expected code " + std::string(code));
+  if (!j["message"].isString() || j["message"].asString().empty())
+    return fail("message missing or empty");
+  if (!j["data"].isObject() || !j["data"]["status"].isIntegral() ||
+      j["data"]["status"].asInt64() != status) {
     return fail("data.status must equal the HTTP status");
   }
   if (r.header("content-type").find("application/json") == std::string::npos) {
@@ -312,16 +325,22 @@ void fastcgi_client::record(unsigned char type, std::string_view content) {
   // Request id 1, no padding; content of at most 65535 bytes per record.
   do {
     std::size_t n = std::min<std::size_t>(content.size(), 65535);
-    std::string rec = {1, static_cast<char>(type), 0, 1, static_cast<char>((n >> 8) & 0xff),
-                       static_cast<char>(n & 0xff), 0, 0};
+    std::string rec = {1,
+                       static_cast<char>(type),
+                       0,
+                       1,
+                       static_cast<char>((n >> 8) & 0xff),
+                       static_cast<char>(n & 0xff),
+                       0,
+                       0};
     rec.append(content.substr(0, n));
     write_all(fd_, rec);
     content.remove_prefix(n);
   } while (!content.empty());
 }
 
-void fastcgi_client::begin(const std::string& method, const std::string& uri, std::size_t content_length,
-                           const std::string& content_type,
+void fastcgi_client::begin(const std::string& method, const std::string& uri,
+                           std::size_t content_length, const std::string& content_type,
                            const std::map<std::string, std::string>& extra_params) {
   record(fcgi_begin_request, std::string_view("\0\1\0\0\0\0\0\0", 8));  // RESPONDER, close after
   auto q = uri.find('?');
@@ -378,8 +397,9 @@ http_result fastcgi_client::finish() {
   return r;
 }
 
-http_result fastcgi(const std::string& socket_path, const std::string& method, const std::string& uri,
-                    const std::string& body, const std::string& content_type) {
+http_result fastcgi(const std::string& socket_path, const std::string& method,
+                    const std::string& uri, const std::string& body,
+                    const std::string& content_type) {
   fastcgi_client c(socket_path);
   c.begin(method, uri, body.size(), content_type);
   try {
@@ -446,7 +466,9 @@ cli_result run(const std::vector<std::string>& argv, const std::string& stdin_te
   }
   bool out_open = true, err_open = true;
   while (out_open || err_open || in_fd >= 0) {
-    pollfd p[3] = {{out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0}, {in_fd, POLLOUT, 0}};
+    pollfd p[3] = {{out_open ? out[0] : -1, POLLIN, 0},
+                   {err_open ? err[0] : -1, POLLIN, 0},
+                   {in_fd, POLLOUT, 0}};
     if (::poll(p, 3, 60000) <= 0) {
       if (errno == EINTR) continue;
       break;
@@ -498,17 +520,21 @@ pqxx::connection db() { return pqxx::connection(env("CARTGATE_TEST_DATABASE_URL"
 static void option_cli(const std::vector<std::string>& args) {
   auto r = cli(args);
   if (r.status != 0) {
-    throw std::runtime_error("cartgate " + args[0] + " " + args[1] + " " + args[2] + " failed: " + r.err);
+    throw std::runtime_error("cartgate " + args[0] + " " + args[1] + " " + args[2] +
+                             " failed: " + r.err);
   }
   // Workers reload on NOTIFY within milliseconds; nothing observable says they did, so
   // give them a margin well above that (the contract allows up to a second).
   std::this_thread::sleep_for(300ms);
 }
 
-void set_option(const std::string& key, const std::string& value) { option_cli({"option", "set", key, value}); }
+void set_option(const std::string& key, const std::string& value) {
+  option_cli({"option", "set", key, value});
+}
 void unset_option(const std::string& key) { option_cli({"option", "unset", key}); }
 
-test_user make_user(const std::vector<std::string>& extra_args, std::string login, std::string password) {
+test_user make_user(const std::vector<std::string>& extra_args, std::string login,
+                    std::string password) {
   test_user u;
   u.login = login.empty() ? unique_name("user") : login;
   u.email = u.login + "@example.com";
@@ -516,11 +542,13 @@ test_user make_user(const std::vector<std::string>& extra_args, std::string logi
   std::vector<std::string> args = {"user", "add", u.login, "--email", u.email};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   auto r = cli(args, u.password + "\n");
-  if (r.status != 0) throw std::runtime_error("cartgate user add " + u.login + " failed: " + r.err + r.out);
+  if (r.status != 0)
+    throw std::runtime_error("cartgate user add " + u.login + " failed: " + r.err + r.out);
   auto c = db();
   pqxx::read_transaction t(c);
   auto rows = t.exec_params("SELECT id FROM users WHERE lower(login) = lower($1)", u.login);
-  if (rows.empty()) throw std::runtime_error("user " + u.login + " not found after `cartgate user add`");
+  if (rows.empty())
+    throw std::runtime_error("user " + u.login + " not found after `cartgate user add`");
   u.id = rows[0][0].as<std::int64_t>();
   return u;
 }
@@ -580,8 +608,13 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds lim
 }
 
 static cli_result pg_ctl(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"/usr/sbin/runuser", "-u", "postgres", "--",
-                                   env("CARTGATE_TEST_PG_BIN") + "/pg_ctl", "-D", env("CARTGATE_TEST_PG_DATA")};
+  std::vector<std::string> argv = {"/usr/sbin/runuser",
+                                   "-u",
+                                   "postgres",
+                                   "--",
+                                   env("CARTGATE_TEST_PG_BIN") + "/pg_ctl",
+                                   "-D",
+                                   env("CARTGATE_TEST_PG_DATA")};
   argv.insert(argv.end(), args.begin(), args.end());
   return run(argv);
 }
@@ -593,7 +626,8 @@ void pg_stop() {
 
 void pg_start() {
   if (pg_ctl({"status"}).status == 0) return;
-  auto r = pg_ctl({"-l", env("CARTGATE_TEST_PG_LOG"), "-w", "-t", "60", "start", "-o", env("CARTGATE_TEST_PG_OPTIONS")});
+  auto r = pg_ctl({"-l", env("CARTGATE_TEST_PG_LOG"), "-w", "-t", "60", "start", "-o",
+                   env("CARTGATE_TEST_PG_OPTIONS")});
   if (r.status != 0) throw std::runtime_error("pg_ctl start failed: " + r.err + r.out);
 }
 
@@ -617,6 +651,14 @@ pg_freeze::pg_freeze() {
 void pg_freeze::end() {
   for (auto it = pids_.rbegin(); it != pids_.rend(); ++it) ::kill(*it, SIGCONT);
   pids_.clear();
+}
+
+paused::paused(std::vector<int> pids) : pids_(std::move(pids)) {
+  for (int pid : pids_) ::kill(pid, SIGSTOP);
+}
+
+paused::~paused() {
+  for (int pid : pids_) ::kill(pid, SIGCONT);
 }
 
 int unix_connections(const std::string& path) {
@@ -707,7 +749,8 @@ void pool_b::start(int workers, const std::string& extra_toml) {
         http_options o;
         o.port = port();
         o.timeout_ms = 2000;
-        return http(health_path, o).status == 200 && worker_pids(pid_).size() == static_cast<std::size_t>(workers);
+        return http(health_path, o).status == 200 &&
+               worker_pids(pid_).size() == static_cast<std::size_t>(workers);
       },
       15000ms);
   if (!up || pid_ == 0) {

@@ -39,7 +39,7 @@ std::string unique_name(std::string_view prefix);
 // ---- HTTP through nginx ------------------------------------------------------------
 
 struct http_result {
-  long status = 0;  // 0: no HTTP answer at all (see error)
+  long status = 0;                             // 0: no HTTP answer at all (see error)
   std::map<std::string, std::string> headers;  // lower-case names; last value wins
   std::string body;
   std::string error;  // curl's message when status is 0
@@ -55,11 +55,11 @@ struct http_options {
   std::vector<std::string> headers;  // raw "Name: value" lines
   std::string bearer;                // Authorization: Bearer …
   std::string basic_user, basic_password;
-  bool basic = false;                // Authorization: Basic basic_user:basic_password
-  std::string forwarded_for;         // X-Forwarded-For
+  bool basic = false;         // Authorization: Basic basic_user:basic_password
+  std::string forwarded_for;  // X-Forwarded-For
   std::string user_agent = "cartgate-tests/1.0";
-  int port = 0;                      // 0 = main HTTP port (HTTPS port when https)
-  bool https = false;                // self-signed certificate accepted
+  int port = 0;        // 0 = main HTTP port (HTTPS port when https)
+  bool https = false;  // self-signed certificate accepted
   long timeout_ms = 30000;
 };
 
@@ -101,8 +101,9 @@ class fastcgi_client {
   bool body_ended_ = false;
 };
 
-http_result fastcgi(const std::string& socket_path, const std::string& method, const std::string& uri,
-                    const std::string& body = "", const std::string& content_type = "application/json");
+http_result fastcgi(const std::string& socket_path, const std::string& method,
+                    const std::string& uri, const std::string& body = "",
+                    const std::string& content_type = "application/json");
 
 // ---- CLI and database --------------------------------------------------------------
 
@@ -137,9 +138,9 @@ test_user make_user(const std::vector<std::string>& extra_args = {}, std::string
 
 // ---- processes ---------------------------------------------------------------------
 
-int pool_master_pid();                       // the main pool (from its pid file)
-std::vector<int> worker_pids(int master);    // its children, from /proc, sorted
-bool process_alive(int pid);                 // exists and is not a zombie
+int pool_master_pid();                     // the main pool (from its pid file)
+std::vector<int> worker_pids(int master);  // its children, from /proc, sorted
+bool process_alive(int pid);               // exists and is not a zombie
 
 // Polls `done` every 20 ms until it returns true or `limit` passes; returns the last result.
 bool eventually(const std::function<bool()>& done,
@@ -179,6 +180,19 @@ class pg_freeze {
   std::vector<int> pids_;
 };
 
+// SIGSTOP to the given processes for its lifetime, SIGCONT when it ends (also on
+// failure). Pausing every other worker makes the next request go to the one left.
+class paused {
+ public:
+  explicit paused(std::vector<int> pids);
+  ~paused();
+  paused(const paused&) = delete;
+  paused& operator=(const paused&) = delete;
+
+ private:
+  std::vector<int> pids_;
+};
+
 // How many sockets are connected to the unix socket at `path` (server side: accepted or
 // waiting in the listen queue), from /proc/net/unix; the listening socket is not counted.
 int unix_connections(const std::string& path);
@@ -206,8 +220,8 @@ class pool_b {
   int pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
   std::vector<int> workers() const { return worker_pids(pid_); }
-  static int port();                  // nginx's pool-B server
-  static std::string socket_path();   // $CARTGATE_TEST_SOCKET_B
+  static int port();                 // nginx's pool-B server
+  static std::string socket_path();  // $CARTGATE_TEST_SOCKET_B
 
  private:
   int pid_ = 0;

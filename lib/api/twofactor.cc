@@ -1,0 +1,136 @@
+// The Two Factor plugin's REST routes (contract §2, §3), for the user of the Bearer token:
+//   GET    /wp-json/two-factor/1.0/totp                   → {key, otpauth_uri} (pending)
+//   POST   /wp-json/two-factor/1.0/totp {key?, code}      → {success: true} once code proves key
+//   DELETE /wp-json/two-factor/1.0/totp                   → {success: true}
+//   POST   /wp-json/two-factor/1.0/generate-backup-codes  → {codes: […10], remaining: 10}
+#include <ctime>
+
+#include "api/handlers.h"
+#include "db.h"
+#include "errors.h"
+#include "log.h"
+#include "service.h"
+#include "tokens.h"
+#include "totp.h"
+#include "twofactor.h"
+#include "users.h"
+
+namespace cartgate::api {
+namespace {
+
+// Shortest key accepted on POST: 80 bits, what the Two Factor plugin itself generates
+// (16 base32 characters). Keys handed out by GET are 160 bits.
+constexpr std::size_t kMinKeyBytes = 10;
+
+std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+const twofactor::keys& keys_for(service& svc) { return twofactor::keys::cached(svc.cfg()); }
+
+http::response success() {
+  Json::Value body(Json::objectValue);
+  body["success"] = true;
+  return http::json_response(200, body);
+}
+
+std::string text_param(const Json::Value& params, const char* name) {
+  if (!params.isMember(name)) return "";
+  const Json::Value& v = params[name];
+  if (v.isString()) return v.asString();
+  if (v.isUInt64()) return std::to_string(v.asUInt64());
+  return "";
+}
+
+}  // namespace
+
+http::response totp_key(service& svc, http::request& r) {
+  auto who = authenticate_bearer(svc, r, now_seconds());
+  if (!who.who) return to_response(failure{who.why});
+  const auto& k = keys_for(svc);
+  std::string raw = totp::generate_secret();
+  auto uri = db::with_transaction(svc.db(), [&](pqxx::work& w) -> std::optional<std::string> {
+    auto u = users::find_by_id(w, who.who->user_id);
+    if (!u) return std::nullopt;
+    twofactor::set_pending_totp(w, k, u->id, raw);
+    return totp::otpauth_uri(svc.cfg().site_name, twofactor::totp_account(*u), raw);
+  });
+  if (!uri) return to_response(failure{reason::user_deleted});
+  Json::Value body(Json::objectValue);
+  body["key"] = totp::base32_encode(raw);
+  body["otpauth_uri"] = *uri;
+  return http::json_response(200, body);
+}
+
+http::response totp_enable(service& svc, http::request& r) {
+  auto who = authenticate_bearer(svc, r, now_seconds());
+  if (!who.who) return to_response(failure{who.why});
+  auto params = http::parse_params(r);
+  if (!params || !params->isObject()) return to_response(failure{reason::invalid_json});
+  std::string key_text = text_param(*params, "key");
+  std::string code = text_param(*params, "code");
+  const auto& k = keys_for(svc);
+  std::int64_t user_id = who.who->user_id;
+  std::int64_t now = now_seconds();
+
+  // The key is the one GET handed out, sent back (as the plugin's client does), or left
+  // out to mean that pending key. Any well-formed key of at least 80 bits is accepted,
+  // as the Two Factor plugin does; the code proves the authenticator holds it.
+  auto outcome = db::with_transaction(svc.db(), [&](pqxx::work& w) -> std::optional<failure> {
+    std::optional<std::string> raw;
+    if (key_text.empty()) {
+      raw = twofactor::pending_totp(w, k, user_id);
+    } else {
+      raw = totp::base32_decode(key_text);
+      if (raw && raw->size() < kMinKeyBytes) raw.reset();
+    }
+    if (!raw) {
+      failure f{reason::invalid_param};
+      f.message = "Invalid TOTP key.";
+      return f;
+    }
+    auto m = totp::verify(*raw, code, now, 0, 1);
+    if (!m.ok) {
+      failure f{reason::twofactor_invalid_code};
+      f.status = 400;  // contract §3: a wrong enrolment code is a bad request, not a login failure
+      return f;
+    }
+    twofactor::enable_totp(w, k, user_id, *raw, m.step);
+    return std::nullopt;
+  });
+  if (outcome) {
+    log::info("twofactor_totp_enrol_refused", {{"user_id", std::to_string(user_id)},
+                                               {"reason", std::string(reason_name(outcome->why))}});
+    return to_response(*outcome);
+  }
+  log::info("twofactor_totp_enabled", {{"user_id", std::to_string(user_id)}, {"by", "rest"}});
+  return success();
+}
+
+http::response totp_disable(service& svc, http::request& r) {
+  auto who = authenticate_bearer(svc, r, now_seconds());
+  if (!who.who) return to_response(failure{who.why});
+  std::int64_t user_id = who.who->user_id;
+  db::with_transaction(svc.db(), [&](pqxx::work& w) {
+    twofactor::disable(w, user_id, twofactor::provider::totp);
+  });
+  log::info("twofactor_totp_disabled", {{"user_id", std::to_string(user_id)}, {"by", "rest"}});
+  return success();
+}
+
+http::response generate_backup_codes(service& svc, http::request& r) {
+  auto who = authenticate_bearer(svc, r, now_seconds());
+  if (!who.who) return to_response(failure{who.why});
+  const auto& k = keys_for(svc);
+  std::int64_t user_id = who.who->user_id;
+  auto set = db::with_transaction(svc.db(), [&](pqxx::work& w) {
+    return twofactor::new_backup_codes(w, k, user_id);
+  });
+  log::info("twofactor_backup_codes_generated", {{"user_id", std::to_string(user_id)}, {"by", "rest"}});
+  Json::Value body(Json::objectValue);
+  Json::Value list(Json::arrayValue);
+  for (const auto& c : set) list.append(c);
+  body["codes"] = list;
+  body["remaining"] = static_cast<int>(set.size());
+  return http::json_response(200, body);
+}
+
+}  // namespace cartgate::api

@@ -1,0 +1,481 @@
+// Issue 4's "done when", through nginx: two-factor login with TOTP codes from an
+// independent tool (oathtool), email codes read from the real SMTP sink (aiosmtpd), and
+// backup codes; provider memory; enrolment over REST; mail that waits for a stopped
+// SMTP server without holding up the login.
+#include <signal.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "support/stack.h"
+
+namespace cartgate::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+const char* kTotpPath = "/wp-json/two-factor/1.0/totp";
+const char* kBackupPath = "/wp-json/two-factor/1.0/generate-backup-codes";
+
+// Each account logs in from an address of its own, so wrong codes counted by the login
+// rate limit (per IP) in one test never spill into another.
+std::string fresh_ip() {
+  static int n = 0;
+  return "10.44." + std::to_string((getpid() + n / 250) % 250) + "." + std::to_string(1 + (n++ % 250));
+}
+
+struct account {
+  test_user u;
+  std::string ip = fresh_ip();
+};
+
+account new_account() { return account{make_user()}; }
+
+http_result login(const account& a, const Json::Value& extra = Json::Value(Json::objectValue)) {
+  Json::Value body = extra;
+  body["username"] = a.u.login;
+  body["password"] = a.u.password;
+  http_options o;
+  o.forwarded_for = a.ip;
+  return post_json(login_path, body, o);
+}
+
+http_result login_with(const account& a, const std::string& code, const std::string& provider = "") {
+  Json::Value extra(Json::objectValue);
+  extra["2fa_code"] = code;
+  if (!provider.empty()) extra["2fa_provider"] = provider;
+  return login(a, extra);
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+cli_result must(const std::vector<std::string>& args) {
+  auto r = cli(args);
+  if (r.status != 0) throw std::runtime_error("cartgate failed: " + r.err);
+  return r;
+}
+
+// `cartgate 2fa totp enable`: returns the base32 key (first line).
+std::string enable_totp(const account& a) {
+  auto out = lines(must({"2fa", "totp", "enable", a.u.login}).out);
+  if (out.size() < 2) throw std::runtime_error("2fa totp enable printed too little");
+  return out[0];
+}
+
+// oathtool's code for unix time t.
+std::string oath(const std::string& key, std::int64_t t) {
+  auto r = run({"/usr/bin/oathtool", "--totp", "--base32", "--now=@" + std::to_string(t), key});
+  if (r.status != 0) throw std::runtime_error("oathtool failed: " + r.err);
+  return lines(r.out).at(0);
+}
+
+// Waits until at least 8 s remain in the current 30 s step, so "this step", "next step"
+// and "two steps away" mean the same to the test and to the server.
+std::int64_t steady_now() {
+  for (;;) {
+    std::int64_t t = std::time(nullptr);
+    if (t % 30 < 22) return t;
+    std::this_thread::sleep_for(500ms);
+  }
+}
+
+bool has(const Json::Value& list, const std::string& v) {
+  for (const auto& x : list) {
+    if (x.asString() == v) return true;
+  }
+  return false;
+}
+
+// The newest mail to `to`, or "" when none arrived within `limit`.
+std::string mail_to(const std::string& to, std::size_t skip = 0, std::chrono::milliseconds limit = 15000ms) {
+  std::string found;
+  eventually(
+      [&] {
+        std::size_t seen = 0;
+        for (const auto& m : mails()) {
+          if (m.find("To: " + to) == std::string::npos) continue;
+          if (seen++ >= skip) found = m;
+        }
+        return !found.empty();
+      },
+      limit);
+  return found;
+}
+
+std::size_t mails_to(const std::string& to) {
+  std::size_t n = 0;
+  for (const auto& m : mails()) n += m.find("To: " + to) != std::string::npos;
+  return n;
+}
+
+// The 8-digit code standing on a line of its own.
+std::string code_in(const std::string& mail) {
+  static const std::regex line_re("(^|\r?\n)([0-9]{8})\r?\n");
+  std::smatch m;
+  if (!std::regex_search(mail, m, line_re)) return "";
+  return m[2].str();
+}
+
+std::string bearer_for(const account& a) {
+  return lines(must({"jwt", "create", "--user=" + a.u.login}).out).at(0);
+}
+
+std::vector<std::string> backup_codes(const account& a) { return lines(must({"2fa", "backup-codes", a.u.login}).out); }
+
+// ---- the challenge, per default provider --------------------------------------------------
+
+TEST(TwoFactorLogin, NoSecondFactorLogsInWithPassword) {
+  auto a = new_account();
+  EXPECT_EQ(login(a).status, 200);
+}
+
+TEST(TwoFactorLogin, TotpDefaultChallengesWithoutSendingMail) {
+  auto a = new_account();
+  enable_totp(a);
+  must({"2fa", "email", "enable", a.u.login});
+  must({"2fa", "primary", a.u.login, "totp"});
+  auto r = login(a);
+  ASSERT_TRUE(is_error(r, 401, "cocart_2fa_required")) << r.body;
+  auto j = r.json();
+  EXPECT_EQ(j["message"].asString(),
+            "2FA verification required. Please provide a 2FA code using one of these providers: email, totp");
+  EXPECT_TRUE(j["data"]["2fa_required"].asBool());
+  ASSERT_EQ(j["data"]["available_providers"].size(), 2u);
+  EXPECT_EQ(j["data"]["available_providers"][0].asString(), "email");
+  EXPECT_EQ(j["data"]["available_providers"][1].asString(), "totp");
+  EXPECT_EQ(j["data"]["default_provider"].asString(), "totp");
+  EXPECT_FALSE(j["data"]["email_sent"].asBool());
+  EXPECT_TRUE(j["data"]["email_sent"].isBool());
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(mails_to(a.u.email), 0u);
+  EXPECT_FALSE(r.body.find("jwt_token") != std::string::npos);
+}
+
+TEST(TwoFactorLogin, EmailDefaultSendsCodeThatLogsIn) {
+  auto a = new_account();
+  must({"2fa", "email", "enable", a.u.login});
+  auto r = login(a);
+  ASSERT_TRUE(is_error(r, 401, "cocart_2fa_required")) << r.body;
+  EXPECT_EQ(r.json()["data"]["default_provider"].asString(), "email");
+  EXPECT_TRUE(r.json()["data"]["email_sent"].asBool());
+  auto mail = mail_to(a.u.email);
+  ASSERT_FALSE(mail.empty()) << "no mail reached the SMTP sink";
+  EXPECT_NE(mail.find("verification code"), std::string::npos);
+  auto code = code_in(mail);
+  ASSERT_EQ(code.size(), 8u) << mail;
+  auto ok = login_with(a, code, "email");
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_FALSE(ok.json()["extras"]["jwt_token"].asString().empty());
+  // Single use.
+  EXPECT_TRUE(is_error(login_with(a, code, "email"), 401, "cocart_2fa_invalid_code"));
+}
+
+TEST(TwoFactorLogin, BackupOnlyDefaultIsBackup) {
+  auto a = new_account();
+  auto set = backup_codes(a);
+  ASSERT_EQ(set.size(), 10u);
+  auto r = login(a);
+  ASSERT_TRUE(is_error(r, 401, "cocart_2fa_required")) << r.body;
+  EXPECT_EQ(r.json()["data"]["default_provider"].asString(), "backup");
+  EXPECT_FALSE(r.json()["data"]["email_sent"].asBool());
+  EXPECT_EQ(login_with(a, set[3]).status, 200);  // default provider: backup
+}
+
+// ---- codes per provider --------------------------------------------------------------------
+
+TEST(TwoFactorTotp, CurrentCodeFromOathtoolLogsInAndIsNotAcceptedTwice) {
+  auto a = new_account();
+  auto key = enable_totp(a);
+  std::int64_t now = steady_now();
+  auto code = oath(key, now);
+  auto r = login_with(a, code, "totp");
+  EXPECT_EQ(r.status, 200) << r.body;
+  auto again = login_with(a, code, "totp");
+  EXPECT_TRUE(is_error(again, 401, "cocart_2fa_invalid_code")) << again.body;
+  EXPECT_EQ(again.json()["message"].asString(), "Invalid 2FA code provided.");
+}
+
+TEST(TwoFactorTotp, NeighbourStepsAcceptedTwoStepsAwayRefused) {
+  auto a = new_account();
+  auto key = enable_totp(a);
+  std::int64_t now = steady_now();
+  EXPECT_TRUE(is_error(login_with(a, oath(key, now - 60), "totp"), 401, "cocart_2fa_invalid_code"));
+  EXPECT_TRUE(is_error(login_with(a, oath(key, now + 60), "totp"), 401, "cocart_2fa_invalid_code"));
+  EXPECT_EQ(login_with(a, oath(key, now - 30), "totp").status, 200);
+  EXPECT_EQ(login_with(a, oath(key, now + 30), "totp").status, 200);
+  // After the next step's code, the current one is older than the last accepted step.
+  EXPECT_TRUE(is_error(login_with(a, oath(key, now), "totp"), 401, "cocart_2fa_invalid_code"));
+}
+
+TEST(TwoFactorTotp, WrongCodeRefused) {
+  auto a = new_account();
+  auto key = enable_totp(a);
+  std::int64_t now = steady_now();
+  std::string wrong = oath(key, now) == "000000" ? "111111" : "000000";
+  auto r = login_with(a, wrong);
+  EXPECT_TRUE(is_error(r, 401, "cocart_2fa_invalid_code")) << r.body;
+  EXPECT_TRUE(is_error(login_with(a, "not-a-code"), 401, "cocart_2fa_invalid_code"));
+}
+
+TEST(TwoFactorEmail, ExpiredCodeRefused) {
+  auto a = new_account();
+  must({"2fa", "email", "enable", a.u.login});
+  ASSERT_TRUE(login(a).json()["data"]["email_sent"].asBool());
+  auto code = code_in(mail_to(a.u.email));
+  ASSERT_EQ(code.size(), 8u);
+  {
+    auto c = db();
+    pqxx::work w(c);
+    w.exec_params("UPDATE twofactor_email_codes SET expires_at = now() - interval '1 second' WHERE user_id = $1",
+                  a.u.id);
+    w.commit();
+  }
+  EXPECT_TRUE(is_error(login_with(a, code, "email"), 401, "cocart_2fa_invalid_code"));
+}
+
+TEST(TwoFactorEmail, ExplicitProviderSendsCodeWhenDefaultIsTotp) {
+  auto a = new_account();
+  enable_totp(a);
+  must({"2fa", "email", "enable", a.u.login});
+  must({"2fa", "primary", a.u.login, "totp"});
+  Json::Value extra(Json::objectValue);
+  extra["2fa_provider"] = "email";
+  auto r = login(a, extra);
+  ASSERT_TRUE(is_error(r, 401, "cocart_2fa_required"));
+  EXPECT_EQ(r.json()["data"]["default_provider"].asString(), "totp");
+  EXPECT_TRUE(r.json()["data"]["email_sent"].asBool());
+  auto code = code_in(mail_to(a.u.email));
+  EXPECT_EQ(login_with(a, code, "email").status, 200);
+}
+
+TEST(TwoFactorBackup, CodeWorksOnceAndNewSetKillsOldOne) {
+  auto a = new_account();
+  enable_totp(a);
+  auto set = backup_codes(a);
+  ASSERT_EQ(set.size(), 10u);
+  EXPECT_EQ(login_with(a, set[0], "backup").status, 200);
+  EXPECT_TRUE(is_error(login_with(a, set[0], "backup"), 401, "cocart_2fa_invalid_code"));
+  auto fresh = backup_codes(a);
+  EXPECT_TRUE(is_error(login_with(a, set[1], "backup"), 401, "cocart_2fa_invalid_code"));
+  EXPECT_EQ(login_with(a, fresh[1], "backup").status, 200);
+}
+
+TEST(TwoFactorProvider, UnknownOrNotEnabledProviderIs400) {
+  auto a = new_account();
+  enable_totp(a);
+  auto r = login_with(a, "123456", "invalid_provider_name");
+  ASSERT_TRUE(is_error(r, 400, "cocart_2fa_invalid_provider")) << r.body;
+  EXPECT_EQ(r.json()["message"].asString(), "Invalid 2FA provider: invalid_provider_name");
+  EXPECT_TRUE(is_error(login_with(a, "12345678", "email"), 400, "cocart_2fa_invalid_provider"));
+  auto hostile = login_with(a, "123456", "<b>x</b>\"y");
+  ASSERT_TRUE(is_error(hostile, 400, "cocart_2fa_invalid_provider"));
+  EXPECT_EQ(hostile.json()["message"].asString(), "Invalid 2FA provider: bxby");
+}
+
+// ---- provider memory -------------------------------------------------------------------------
+
+TEST(TwoFactorMemory, LastUsedProviderBecomesDefaultUntilDisabled) {
+  auto a = new_account();
+  auto key = enable_totp(a);
+  must({"2fa", "email", "enable", a.u.login});
+  auto set = backup_codes(a);
+  must({"2fa", "primary", a.u.login, "totp"});
+  EXPECT_EQ(login(a).json()["data"]["default_provider"].asString(), "totp");
+
+  ASSERT_EQ(login_with(a, set[0], "backup").status, 200);
+  EXPECT_EQ(login(a).json()["data"]["default_provider"].asString(), "backup");
+  {
+    auto c = db();
+    pqxx::work w(c);
+    auto r = w.exec_params("SELECT last_used_provider, last_used_at IS NOT NULL FROM twofactor WHERE user_id = $1",
+                           a.u.id);
+    EXPECT_EQ(std::string(r[0][0].c_str()), "backup");
+    EXPECT_TRUE(r[0][1].as<bool>());
+  }
+
+  // The remembered provider is disabled: back to the primary.
+  must({"2fa", "disable", a.u.login, "backup"});
+  auto after = login(a).json();
+  EXPECT_EQ(after["data"]["default_provider"].asString(), "totp");
+  EXPECT_FALSE(has(after["data"]["available_providers"], "backup"));
+
+  // Primary disabled too: the first enabled provider (email), which mails a code.
+  must({"2fa", "disable", a.u.login, "totp"});
+  auto last = login(a).json();
+  EXPECT_EQ(last["data"]["default_provider"].asString(), "email");
+  EXPECT_TRUE(last["data"]["email_sent"].asBool());
+  (void)key;
+
+  must({"2fa", "disable", a.u.login});
+  EXPECT_EQ(login(a).status, 200);
+}
+
+// ---- enrolment over REST ----------------------------------------------------------------------
+
+TEST(TwoFactorRest, TotpEnrolmentNeedsAGoodCodeForTheKey) {
+  auto a = new_account();
+  http_options o;
+  o.bearer = bearer_for(a);
+  auto g = http(kTotpPath, o);
+  ASSERT_EQ(g.status, 200) << g.body;
+  std::string key = g.json()["key"].asString();
+  EXPECT_EQ(g.json()["otpauth_uri"].asString().rfind("otpauth://totp/", 0), 0u);
+  EXPECT_NE(g.json()["otpauth_uri"].asString().find("secret=" + key), std::string::npos);
+  EXPECT_EQ(login(a).status, 200);  // pending only
+
+  std::int64_t now = steady_now();
+  Json::Value bad(Json::objectValue);
+  bad["key"] = key;
+  bad["code"] = oath(key, now) == "000000" ? "111111" : "000000";
+  EXPECT_TRUE(is_error(post_json(kTotpPath, bad, o), 400, "cocart_2fa_invalid_code"));
+  EXPECT_EQ(login(a).status, 200);
+
+  Json::Value good(Json::objectValue);
+  good["key"] = key;
+  good["code"] = oath(key, now);
+  auto p = post_json(kTotpPath, good, o);
+  ASSERT_EQ(p.status, 200) << p.body;
+  EXPECT_TRUE(p.json()["success"].asBool());
+  EXPECT_EQ(login(a).json()["data"]["default_provider"].asString(), "totp");
+  // The enrolment code cannot log in again; the next step's can.
+  EXPECT_TRUE(is_error(login_with(a, oath(key, now), "totp"), 401, "cocart_2fa_invalid_code"));
+  EXPECT_EQ(login_with(a, oath(key, now + 30), "totp").status, 200);
+
+  http_options d = o;
+  d.method = "DELETE";
+  auto del = http(kTotpPath, d);
+  ASSERT_EQ(del.status, 200) << del.body;
+  EXPECT_TRUE(del.json()["success"].asBool());
+  EXPECT_EQ(login(a).status, 200);
+}
+
+TEST(TwoFactorRest, RoutesNeedABearerToken) {
+  EXPECT_TRUE(is_error(http(kTotpPath), 401, "cocart_authentication_error"));
+  http_options o;
+  o.method = "POST";
+  EXPECT_TRUE(is_error(http(kBackupPath, o), 401, "cocart_authentication_error"));
+}
+
+TEST(TwoFactorRest, GenerateBackupCodesReturnsTenAndRetiresOldSet) {
+  auto a = new_account();
+  http_options o;
+  o.bearer = bearer_for(a);
+  auto first = post_json(kBackupPath, Json::Value(Json::objectValue), o);
+  ASSERT_EQ(first.status, 200) << first.body;
+  ASSERT_EQ(first.json()["codes"].size(), 10u);
+  EXPECT_EQ(first.json()["remaining"].asInt(), 10);
+  auto second = post_json(kBackupPath, Json::Value(Json::objectValue), o);
+  ASSERT_EQ(second.status, 200);
+  EXPECT_TRUE(is_error(login_with(a, first.json()["codes"][0].asString(), "backup"), 401,
+                       "cocart_2fa_invalid_code"));
+  EXPECT_EQ(login_with(a, second.json()["codes"][0].asString(), "backup").status, 200);
+}
+
+// ---- the outbox ---------------------------------------------------------------------------------
+
+// Stops the test stack's SMTP sink for its lifetime; starts it again when it ends.
+class smtp_outage {
+ public:
+  smtp_outage() {
+    pid_file_ = env("CARTGATE_TEST_STATE") + "/run/smtp.pid";
+    std::ifstream in(pid_file_);
+    int pid = 0;
+    in >> pid;
+    if (pid <= 0) throw std::runtime_error("no SMTP sink pid in " + pid_file_);
+    kill(pid, SIGTERM);
+    eventually([&] { return !process_alive(pid); }, 5000ms);
+  }
+  ~smtp_outage() { end(); }
+  void end() {
+    if (ended_) return;
+    ended_ = true;
+    std::string cmd = "setsid /usr/bin/python3 -m aiosmtpd -n -l 127.0.0.1:" + env("CARTGATE_TEST_SMTP_PORT") +
+                      " -c aiosmtpd.handlers.Mailbox '" + env("CARTGATE_TEST_MAIL_DIR") + "' >>'" +
+                      env("CARTGATE_TEST_LOG_DIR") + "/smtp.log' 2>&1 & echo $! >'" + pid_file_ + "'";
+    if (std::system(cmd.c_str()) != 0) ADD_FAILURE() << "could not restart the SMTP sink";
+  }
+
+ private:
+  std::string pid_file_;
+  bool ended_ = false;
+};
+
+TEST(TwoFactorOutbox, LoginAnswersWhileSmtpIsDownAndMailArrivesLater) {
+  auto a = new_account();
+  must({"2fa", "email", "enable", a.u.login});
+  {
+    smtp_outage down;
+    auto r = login(a);
+    ASSERT_TRUE(is_error(r, 401, "cocart_2fa_required")) << r.body;
+    EXPECT_TRUE(r.json()["data"]["email_sent"].asBool());
+    // The sender has tried and failed at least once: the row is waiting, with its error.
+    EXPECT_TRUE(eventually([&] {
+      auto c = db();
+      pqxx::work w(c);
+      return w.exec_params("SELECT 1 FROM mail_outbox WHERE recipient = $1 AND attempts > 0", a.u.email).size() == 1;
+    }));
+    EXPECT_EQ(mails_to(a.u.email), 0u);
+  }
+  auto mail = mail_to(a.u.email, 0, 30000ms);
+  ASSERT_FALSE(mail.empty()) << "the queued mail never arrived after the SMTP sink came back";
+  EXPECT_EQ(login_with(a, code_in(mail), "email").status, 200);
+  auto c = db();
+  pqxx::work w(c);
+  EXPECT_TRUE(w.exec_params("SELECT 1 FROM mail_outbox WHERE recipient = $1", a.u.email).empty());
+}
+
+// ---- secrets stay secret -------------------------------------------------------------------------
+
+TEST(TwoFactorSecrets, NoCodeOrKeyInLogsAuditOrDatabase) {
+  auto a = new_account();
+  auto key = enable_totp(a);
+  must({"2fa", "email", "enable", a.u.login});
+  auto set = backup_codes(a);
+  ASSERT_TRUE(login(a).json()["data"]["email_sent"].asBool());
+  auto email_code = code_in(mail_to(a.u.email));
+  ASSERT_EQ(email_code.size(), 8u);
+  std::int64_t now = steady_now();
+  auto totp_code = oath(key, now);
+  EXPECT_EQ(login_with(a, totp_code, "totp").status, 200);
+  EXPECT_EQ(login_with(a, email_code, "email").status, 200);
+  EXPECT_EQ(login_with(a, set[0], "backup").status, 200);
+  login_with(a, set[0], "backup");  // a failure too
+
+  std::string logs;
+  for (auto& e : std::filesystem::directory_iterator(env("CARTGATE_TEST_LOG_DIR"))) {
+    if (e.path().filename().string().rfind("cartgate", 0) != 0) continue;  // the pools' logs
+    std::ifstream in(e.path());
+    logs += std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  auto c = db();
+  pqxx::work w(c);
+  std::string audit;
+  for (auto row : w.exec_params("SELECT event, coalesce(detail::text, '') FROM audit_events WHERE user_id = $1", a.u.id)) {
+    audit += std::string(row[0].c_str()) + row[1].c_str() + "\n";
+  }
+  auto secrets_row = w.exec_params(
+      "SELECT coalesce(totp_secret, '') || ' ' || coalesce(last_used_provider, '') FROM twofactor WHERE user_id = $1",
+      a.u.id);
+  std::string stored = secrets_row[0][0].c_str();
+  for (const std::string& s : {key, email_code, set[0], set[5]}) {
+    EXPECT_EQ(logs.find(s), std::string::npos) << "a secret appears in the logs";
+    EXPECT_EQ(audit.find(s), std::string::npos) << "a secret appears in the audit trail";
+    EXPECT_EQ(stored.find(s), std::string::npos) << "a secret is stored in clear";
+  }
+  for (auto row : w.exec_params("SELECT code_hash FROM twofactor_backup_codes WHERE user_id = $1", a.u.id)) {
+    for (const auto& s : set) EXPECT_NE(std::string(row[0].c_str()), s);
+  }
+}
+
+}  // namespace
+}  // namespace cartgate::test
