@@ -18,7 +18,7 @@ user must_find(pqxx::transaction_base& tx, const std::string& who) {
 }
 
 std::string hhmm(int minute) {
-  char buf[8];
+  char buf[24];
   std::snprintf(buf, sizeof buf, "%02d:%02d", minute / 60, minute % 60);
   return buf;
 }

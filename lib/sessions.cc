@@ -60,9 +60,14 @@ created create(pqxx::transaction_base& tx, std::int64_t user_id, const std::stri
     }
   }
   c.pat = new_pat();
+  // `now` has whole seconds, and several logins of one user often share one: created_at
+  // is kept strictly increasing per user (logins of a user are serialised by the lock
+  // above), so "oldest first" eviction evicts the session that really came first.
   tx.exec_params(
       "INSERT INTO sessions (pat, user_id, ip, device, created_at, expires_at)"
-      " VALUES ($1, $2, $3, $4, to_timestamp($5), to_timestamp($6))",
+      " VALUES ($1, $2, $3, $4, greatest(to_timestamp($5),"
+      " (SELECT max(created_at) + interval '1 microsecond' FROM sessions WHERE user_id = $2)),"
+      " to_timestamp($6))",
       c.pat, user_id, ip, device.substr(0, 512), now, now + p.refresh_ttl);
   c.refresh_token = insert_refresh(tx, c.pat, user_id, p, now);
   return c;
@@ -75,6 +80,15 @@ std::string reissue_refresh(pqxx::transaction_base& tx, const std::string& pat, 
   tx.exec_params("UPDATE sessions SET expires_at = greatest(expires_at, to_timestamp($2)) WHERE pat = $1", pat,
                  now + p.refresh_ttl);
   return insert_refresh(tx, pat, user_id, p, now);
+}
+
+std::optional<std::int64_t> refresh_token_owner(pqxx::transaction_base& tx, std::string_view presented) {
+  if (!looks_like_refresh_token(presented)) return std::nullopt;
+  auto rows = tx.exec_params(
+      "SELECT user_id FROM refresh_tokens WHERE token_hash = $1 AND retired_at IS NULL AND expires_at > now()",
+      token_hash(presented));
+  if (rows.empty()) return std::nullopt;
+  return rows[0][0].as<std::int64_t>();
 }
 
 rotated rotate(pqxx::transaction_base& tx, std::string_view presented, const policy& p, std::int64_t now) {

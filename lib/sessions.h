@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,9 @@ struct rotated {
   std::int64_t user_id = 0;
   std::string refresh_token;  // the new one, when ok
 };
+// The user a live (unretired, unexpired) refresh token belongs to, without locking it.
+std::optional<std::int64_t> refresh_token_owner(pqxx::transaction_base& tx, std::string_view presented);
+
 // Locks the presented token's row, so of two concurrent rotations exactly one succeeds.
 rotated rotate(pqxx::transaction_base& tx, std::string_view presented, const policy& p, std::int64_t now);
 

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # The README's second command: builds cartgate and runs every test (unit and
 # integration). Integration tests talk to a stack of their own on other loopback ports
-# (PostgreSQL 54330, nginx http 18080 / https 18443 / pool-B server 18090, stand-in
+# (PostgreSQL 15433, nginx http 18080 / https 18443 / pool-B server 18090, stand-in
 # storefront 18081, SMTP sink 12525), started here from an empty database and stopped
 # on exit whatever happens. Exit status: ctest's (non-zero when any test fails).
 #
 #   bash tests/run.sh                 # everything
 #   bash tests/run.sh -R Pool         # extra arguments go to ctest
-#   PG_PORT=54530 HTTP_PORT=18280 … bash tests/run.sh   # every port can be overridden
+#   PG_PORT=15533 HTTP_PORT=18280 … bash tests/run.sh   # every port can be overridden
 set -euo pipefail
 STACK=test
-PG_PORT=${PG_PORT:-54330}
+PG_PORT=${PG_PORT:-15433}
 HTTP_PORT=${HTTP_PORT:-18080}
 HTTPS_PORT=${HTTPS_PORT:-18443}
 UPSTREAM_PORT=${UPSTREAM_PORT:-18081}

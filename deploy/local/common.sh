@@ -2,7 +2,7 @@
 # a private PostgreSQL cluster, the worker pool, nginx and an SMTP sink, all on loopback,
 # all state in one folder. Source it after setting STACK (a name) and the *_PORT values.
 #
-#   STACK=local PG_PORT=54320 HTTP_PORT=8080 … source deploy/local/common.sh; stack_up
+#   STACK=local PG_PORT=15432 HTTP_PORT=8080 … source deploy/local/common.sh; stack_up
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}

@@ -126,6 +126,7 @@ http::response login(service& svc, http::request& r) {
     std::optional<failure> denied;
     std::optional<user> who;
     std::string access, refresh, pat;
+    std::vector<http::header> limit_headers;
   };
   outcome result = db::with_transaction(svc.db(), [&](pqxx::work& w) {
     outcome out;
@@ -134,6 +135,7 @@ http::response login(service& svc, http::request& r) {
     // account. While limited even correct credentials get the 429.
     std::string account = found ? std::to_string(found->id) : identifier;
     auto limit = rate_limit::peek_login(w, p, r.client_ip, account, now);
+    out.limit_headers = rate_limit::headers(limit);
     if (limit.limited) {
       metrics::add("cartgate_logins_total{result=\"rate_limited\"}");
       out.denied = rate_limit::denial(limit, std::string(rate_limit::login_message));
@@ -201,14 +203,25 @@ http::response login(service& svc, http::request& r) {
     return out;
   });
 
-  if (result.denied) return to_response(*result.denied);
+  if (result.denied) {
+    auto res = to_response(*result.denied);
+    // The login route is limited: every answer says where the caller stands.
+    for (auto& h : result.limit_headers) {
+      bool already = false;
+      for (auto& existing : res.headers) already = already || existing.name == h.name;
+      if (!already) res.headers.push_back(h);
+    }
+    return res;
+  }
   metrics::add("cartgate_logins_total{result=\"ok\"}");
   events::event e(events::kind::token_generated, result.who->id, result.pat, now);
   e.token = result.access;
   e.subject = &*result.who;
   e.client_ip = r.client_ip;
   svc.events().publish(e);
-  return http::json_response(200, login_body(*result.who, result.access, result.refresh, avatars));
+  auto res = http::json_response(200, login_body(*result.who, result.access, result.refresh, avatars));
+  res.headers = result.limit_headers;
+  return res;
 }
 
 http::response logout(service& svc, http::request& r) {
@@ -249,10 +262,13 @@ http::response refresh_token(service& svc, http::request& r) {
   if (!params) return to_response(reason::invalid_json);
   const policy& p = svc.current_policy();
   // CoCart's 10/min per IP; every call counts, in a short transaction of its own.
-  auto limit = db::with_transaction(svc.db(), [&](pqxx::work& w) {
-    return rate_limit::hit(w, rate_limit::bucket("refresh:ip", r.client_ip), p.refresh_max,
-                           p.refresh_window, now);
-  });
+  rate_limit::verdict limit;
+  if (p.refresh_max >= 0) {
+    limit = db::with_transaction(svc.db(), [&](pqxx::work& w) {
+      return rate_limit::hit(w, rate_limit::bucket("refresh:ip", r.client_ip), p.refresh_max,
+                             p.refresh_window, now);
+    });
+  }
   auto res = refresh_token_limited(svc, r, *params, p, limit, now);
   for (auto& h : rate_limit::headers(limit)) res.set_header(h.name, h.value);
   return res;
@@ -270,12 +286,23 @@ http::response refresh_token_limited(service& svc, http::request& r, const Json:
 
   std::string device = r.header("user-agent");
   struct outcome {
+    std::optional<failure> denied;
     sessions::rotated rot;
     std::optional<user> who;
     std::string access;
   };
   auto result = db::with_transaction(svc.db(), [&](pqxx::work& w) {
     outcome out;
+    if (p.rules_on_refresh) {
+      // The chain runs before rotation, so a denied refresh leaves the token usable.
+      if (auto owner = sessions::refresh_token_owner(w, presented)) {
+        if (auto u = users::find_by_id(w, *owner)) {
+          rules::context ctx{r, params_in, *u, "refresh", p, now, w};
+          out.denied = svc.rules().run(ctx);
+          if (out.denied) return out;
+        }
+      }
+    }
     out.rot = sessions::rotate(w, presented, p, now);
     switch (out.rot.status) {
       case sessions::rotate_status::reused:
@@ -294,6 +321,7 @@ http::response refresh_token_limited(service& svc, http::request& r, const Json:
     return out;
   });
 
+  if (result.denied) return to_response(*result.denied);
   switch (result.rot.status) {
     case sessions::rotate_status::ok:
       break;
@@ -343,16 +371,32 @@ http::response validate_token(service& svc, http::request& r) {
   std::int64_t now = unix_now();
   // CoCart's 2/min per IP; every call counts, before the token is looked at.
   const policy& p = svc.current_policy();
-  auto limit = db::with_transaction(svc.db(), [&](pqxx::work& w) {
-    return rate_limit::hit(w, rate_limit::bucket("validate:ip", r.client_ip), p.validate_max,
-                           p.validate_window, now);
-  });
+  // A lifted limit (-1) costs nothing: no transaction at all.
+  rate_limit::verdict limit;
+  if (p.validate_max >= 0) {
+    limit = db::with_transaction(svc.db(), [&](pqxx::work& w) {
+      return rate_limit::hit(w, rate_limit::bucket("validate:ip", r.client_ip), p.validate_max,
+                             p.validate_window, now);
+    });
+  }
   auto res = [&] {
     if (limit.limited) return to_response(rate_limit::denial(limit));
     auto bearer = authenticate_bearer(svc, r, now);
     if (!bearer.who) {
       log_rejection("validate_token", bearer.why, r);
       return to_response(bearer.why);
+    }
+    if (p.rules_on_validate) {
+      // The permission chain on validation too (rules.on_validate): a customer whose
+      // country, schedule or device is no longer allowed stops validating.
+      auto denied = db::with_transaction(svc.db(), [&](pqxx::work& w) -> std::optional<failure> {
+        auto u = users::find_by_id(w, bearer.who->user_id);
+        if (!u) return failure(reason::user_deleted);
+        Json::Value none(Json::objectValue);
+        rules::context ctx{r, none, *u, "validate", p, now, w};
+        return svc.rules().run(ctx);
+      });
+      if (denied) return to_response(*denied);
     }
     announce(svc, *bearer.who, r, now);
     Json::Value body(Json::objectValue);
