@@ -30,8 +30,9 @@
  * - on_event(state, name, payload_json) receives the token events of contract §2.3
  *   (token_generated, token_refreshed, token_validated, token_deleted, authenticated) as
  *   JSON: {event, user_id (string), pat?, time, ip?, user?: {id, login, email,
- *   display_name, roles[]}}. Never a token or secret. It runs on the request's thread:
- *   keep it short (queue slow work such as mail to a thread of your own).
+ *   display_name, roles[]}}. Never a token or secret. It is called asynchronously, in
+ *   order, on a thread cartgate runs for this plugin (one per worker process), so the
+ *   request that fired the event never waits for it.
  * - stop(state) runs at shutdown; release what start acquired.
  * - Pointers passed in live only for the duration of the call.
  * Any callback may be NULL.

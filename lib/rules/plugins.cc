@@ -4,12 +4,17 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
 
 #include "log.h"
+#include "metrics.h"
 #include "plugin_api.h"
 
 namespace cartgate::plugins {
@@ -67,11 +72,37 @@ class plugin_rule : public rules::rule {
     link_->store(nullptr);  // the bus may outlive this rule (a later plugin failed to load)
     stop();
   }
+
+  // Events reach the plugin on a thread of its own, in order: the request that fired
+  // them only serialises the payload and queues it, so a plugin that writes files or
+  // sends mail never slows token validation. The thread starts with the first event
+  // (after the worker has forked) and drains the queue at stop.
+  void queue_event(const events::event& e) {
+    if (!p_->on_event || stopped_) return;
+    std::string name(event_name(e.what));
+    std::string json = event_json(e);
+    {
+      std::lock_guard lock(queue_mu_);
+      if (queue_.size() >= 10000) {
+        metrics::add("cartgate_plugin_events_dropped_total");
+        return;
+      }
+      queue_.emplace_back(std::move(name), std::move(json));
+      if (!dispatcher_.joinable()) dispatcher_ = std::thread([this] { dispatch(); });
+    }
+    queue_cv_.notify_one();
+  }
   std::shared_ptr<std::atomic<plugin_rule*>> link() { return link_; }
 
   std::string_view name() const override { return name_; }
 
   void stop() override {
+    {
+      std::lock_guard lock(queue_mu_);
+      stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    if (dispatcher_.joinable()) dispatcher_.join();
     if (p_ && p_->stop && !stopped_) {
       stopped_ = true;
       p_->stop(state_);
@@ -83,6 +114,32 @@ class plugin_rule : public rules::rule {
     auto json = event_json(e);
     p_->on_event(state_, std::string(event_name(e.what)).c_str(), json.c_str());
   }
+
+ private:
+  void dispatch() {
+    std::unique_lock lock(queue_mu_);
+    while (true) {
+      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) return;
+      auto [name, json] = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      try {
+        p_->on_event(state_, name.c_str(), json.c_str());
+      } catch (...) {
+        log::error("plugin_event_failed", {{"plugin", name_}, {"event", name}});
+      }
+      lock.lock();
+    }
+  }
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<std::pair<std::string, std::string>> queue_;
+  bool stopping_ = false;
+  std::thread dispatcher_;
+
+ public:
 
   std::optional<failure> check(rules::context& c) override {
     if (!p_->check) return std::nullopt;
@@ -249,7 +306,7 @@ std::unique_ptr<rules::rule> load(const std::string& path, const config& cfg, ev
   auto rule = std::make_unique<plugin_rule>(std::move(lib), p, state, name);
   if (p->on_event) {
     bus.subscribe([link = rule->link()](const events::event& e) {
-      if (auto* r = link->load()) r->on_event(e);
+      if (auto* r = link->load()) r->queue_event(e);
     });
   }
   log::info("plugin_loaded", {{"plugin", name}, {"file", path}});
