@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <initializer_list>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -37,8 +38,8 @@ inline constexpr const char* jwks_path = "/.well-known/jwks.json";
 // when the test fails. One settle pause per change of state, not one per key.
 class option_guard {
  public:
-  explicit option_guard(std::vector<std::pair<std::string, std::string>> values)
-      : values_(std::move(values)) {
+  option_guard(std::initializer_list<std::pair<std::string, std::string>> values)
+      : values_(values) {
     for (auto& [k, v] : values_) {
       auto r = cli({"option", "set", k, v});
       if (r.status != 0) {

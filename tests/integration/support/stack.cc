@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -684,10 +685,25 @@ std::string pool_b::socket_path() { return env("CARTGATE_TEST_SOCKET_B"); }
 
 void pool_b::start(int workers, const std::string& extra_toml) {
   if (pid_ > 0) throw std::runtime_error("pool B is already running");
-  // The main config with another socket and worker count: same database, same keys.
+  // The main config with another socket and worker count: same database, same keys. A
+  // table that extra_toml defines replaces the main config's table of that name (TOML
+  // allows no table twice), e.g. "[jwt]" with another algorithm and key.
+  std::set<std::string> replaced;
+  {
+    std::istringstream extra(extra_toml);
+    std::string line;
+    while (std::getline(extra, line)) {
+      line = trim(line);
+      if (line.size() > 2 && line.front() == '[' && line.back() == ']') replaced.insert(line);
+    }
+  }
   std::istringstream main(read_file(env("CARTGATE_TEST_CONFIG")));
   std::string config, line;
+  bool skipping = false;
   while (std::getline(main, line)) {
+    std::string t = trim(line);
+    if (t.size() > 2 && t.front() == '[' && t.back() == ']') skipping = replaced.count(t) > 0;
+    if (skipping) continue;
     if (line.rfind("socket =", 0) == 0) line = "socket = \"" + socket_path() + "\"";
     if (line.rfind("workers =", 0) == 0) line = "workers = " + std::to_string(workers);
     config += line + "\n";

@@ -209,7 +209,8 @@ class pool_b {
   pool_b& operator=(const pool_b&) = delete;
 
   // Starts it and waits until health answers 200 through nginx. extra_toml is appended
-  // to the derived config (whole tables only; server.workers comes from `workers`).
+  // to the derived config (whole tables only; server.workers comes from `workers`); a
+  // table it names replaces the main config's table of that name (e.g. "[jwt]").
   void start(int workers = 2, const std::string& extra_toml = "");
   void signal(int sig) const;
   // Waits for the master to exit; returns its wait status, or -1 if it is still running.
