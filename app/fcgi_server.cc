@@ -166,6 +166,11 @@ void request_thread(service& svc, int listen_fd) {
       continue;  // another thread took it
     }
     handle_one(svc, req);
+    // libfcgi's default close is a "lingering" one: shutdown, then wait (up to 2 s) for
+    // nginx to close its end. That keeps this thread busy for a whole round trip after
+    // the answer is written. nginx has sent the whole request by now and reads until
+    // END_REQUEST, so a plain close is safe; FCGX_Detach makes libfcgi do just that.
+    FCGX_Detach(&req);
     FCGX_Finish_r(&req);
   }
   ::close(ep);
