@@ -130,7 +130,8 @@ smtp_url = "smtp://127.0.0.1:$SMTP_PORT"
 from = "cartgate@localhost"
 
 [plugins]
-directory = "$BUILD_DIR/plugins"
+# LOCAL_PLUGINS=0 starts the stack without the example plugins (e.g. for benchmarks).
+directory = "$([[ ${LOCAL_PLUGINS:-1} == 0 ]] || echo "$BUILD_DIR/plugins")"
 
 [site]
 name = "cartgate-$STACK"

@@ -87,8 +87,12 @@ class plugin_rule : public rules::rule {
         metrics::add("cartgate_plugin_events_dropped_total");
         return;
       }
+      bool was_empty = queue_.empty();
       queue_.emplace_back(std::move(name), std::move(json));
       if (!dispatcher_.joinable()) dispatcher_ = std::thread([this] { dispatch(); });
+      // The dispatcher drains everything queued before it sleeps again, so only the
+      // event that finds the queue empty needs to wake it.
+      if (!was_empty) return;
     }
     queue_cv_.notify_one();
   }
