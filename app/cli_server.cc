@@ -15,7 +15,8 @@ void register_server(CLI::App& app, context& ctx) {
     log::level l;
     if (!log::parse_level(cfg.log_level, &l)) throw cli_error("server.log_level must be error, warn, info or debug");
     log::set_level(l);
-    int rc = serve(cfg);
+    std::string path = ctx.config_path;
+    int rc = serve(cfg, [path] { return cartgate::config::load(path); });
     if (rc != 0) throw cli_error("the worker pool stopped with an error");
   });
 

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <thread>
 #include <vector>
@@ -208,7 +209,8 @@ void request_thread(service& svc, int listen_fd) {
 
 }  // namespace
 
-int serve(const config& cfg) {
+int serve(const config& initial, const std::function<config()>& reload) {
+  config cfg = initial;
   if (FCGX_Init() != 0) {
     log::error("fcgi_init_failed");
     return 1;
@@ -220,7 +222,10 @@ int serve(const config& cfg) {
     service probe(cfg);
   }
   int listen_fd = open_socket(cfg);
-  int workers = cfg.workers > 0 ? cfg.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto worker_count = [](const config& c) {
+    return c.workers > 0 ? c.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  };
+  int workers = worker_count(cfg);
 
   install(SIGTERM, on_signal);
   install(SIGINT, on_signal);
@@ -255,6 +260,25 @@ int serve(const config& cfg) {
     }
     if (got_hup && !draining) {
       got_hup = 0;
+      // Re-read the configuration for the new generation. A file that no longer loads,
+      // or a service that cannot start with it, keeps the running settings. The socket
+      // stays the one bound at start.
+      if (reload) {
+        try {
+          config next = reload();
+          if (next.socket_path != cfg.socket_path || next.socket_mode != cfg.socket_mode) {
+            log::warn("reload_socket_unchanged", {{"socket", cfg.socket_path}});
+            next.socket_path = cfg.socket_path;
+            next.socket_mode = cfg.socket_mode;
+          }
+          { service probe(next); }
+          cfg = std::move(next);
+          workers = worker_count(cfg);
+          log::info("config_reloaded");
+        } catch (const std::exception& e) {
+          log::error("config_reload_failed_kept_previous", {{"error", e.what()}});
+        }
+      }
       int old = generation++;
       log::info("pool_reloading", {{"generation", std::to_string(generation)}});
       for (int i = 0; i < workers; ++i) spawn(generation);

@@ -4,16 +4,19 @@
 //   master: binds the socket, forks workers, replaces any that die (with backoff);
 //           SIGTERM → unlink the socket path (new connects are refused at once), tell the
 //           workers to drain, wait for them; a second SIGTERM exits now.
-//           SIGHUP  → start a fresh generation of workers, then drain the old one, so no
+//           SIGHUP  → re-read the configuration (reload(); a failure keeps the old one),
+//           start a fresh generation of workers with it, then drain the old one, so no
 //           request is dropped.
 //   worker: threads poll the shared socket and run FCGX_Accept_r; on drain they take what
 //           is already queued, finish in-flight requests and exit.
 #pragma once
 
+#include <functional>
+
 #include "config.h"
 
 namespace cartgate {
 
-int serve(const config& cfg);
+int serve(const config& initial, const std::function<config()>& reload);
 
 }  // namespace cartgate

@@ -128,22 +128,8 @@ std::string_view reason_name(reason r) {
 }
 
 bool is_token_failure(reason r) {
-  switch (r) {
-    case reason::token_missing:
-    case reason::token_malformed:
-    case reason::token_bad_signature:
-    case reason::token_alg_mismatch:
-    case reason::token_expired:
-    case reason::token_not_yet_valid:
-    case reason::token_issuer_mismatch:
-    case reason::token_ip_mismatch:
-    case reason::token_device_mismatch:
-    case reason::session_revoked:
-    case reason::user_deleted:
-      return true;
-    default:
-      return false;
-  }
+  // The Bearer reasons stand together in the enum, from token_missing to user_deleted.
+  return r >= reason::token_missing && r <= reason::user_deleted;
 }
 
 http::response to_response(const failure& f) {

@@ -28,7 +28,7 @@ enum class reason {
   // Credentials.
   missing_credentials,
   bad_credentials,  // unknown user and wrong password: one reason, one answer
-  // Bearer tokens.
+  // Bearer tokens (keep them together: is_token_failure() relies on the order).
   token_missing,
   token_malformed,
   token_bad_signature,

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -289,6 +291,34 @@ TEST(Pool, SighupReplacesWorkersWithoutDroppingRequests) {
   auto r = http(health_path, on_port(pool_b::port()));
   ASSERT_EQ(r.status, 200);
   EXPECT_FALSE(contains(before, static_cast<int>(r.json()["pid"].asInt64())));
+  EXPECT_TRUE(WIFEXITED(b.stop()));
+}
+
+// SIGHUP re-reads the configuration: a new worker count takes effect; a file that no
+// longer loads keeps the running settings and the pool keeps answering.
+TEST(Pool, SighupRereadsTheConfigurationAndKeepsItWhenBroken) {
+  pool_b b;
+  b.start(2);
+  const std::string path = env("CARTGATE_TEST_STATE") + "/pool-b.toml";
+  auto rewrite = [&](const std::string& from, const std::string& to) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string text = ss.str();
+    auto at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+    std::ofstream(path, std::ios::trunc) << text;
+  };
+  rewrite("workers = 2", "workers = 3");
+  b.signal(SIGHUP);
+  EXPECT_TRUE(eventually([&] { return b.workers().size() == 3u; }, 10s)) << b.workers().size();
+
+  rewrite("workers = 3", "workers = \"three\"");
+  b.signal(SIGHUP);
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(b.workers().size(), 3u);
+  EXPECT_EQ(http(health_path, on_port(pool_b::port())).status, 200);
   EXPECT_TRUE(WIFEXITED(b.stop()));
 }
 

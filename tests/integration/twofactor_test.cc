@@ -26,7 +26,8 @@ const char* kBackupPath = "/wp-json/two-factor/1.0/generate-backup-codes";
 // rate limit (per IP) in one test never spill into another.
 std::string fresh_ip() {
   static int n = 0;
-  return "10.44." + std::to_string((getpid() + n / 250) % 250) + "." + std::to_string(1 + (n++ % 250));
+  int i = n++;
+  return "10.44." + std::to_string((getpid() + i / 250) % 250) + "." + std::to_string(1 + (i % 250));
 }
 
 struct account {
