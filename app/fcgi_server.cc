@@ -158,13 +158,16 @@ void request_thread(service& svc, int listen_fd) {
     bool draining = got_term != 0;
     if (!draining) {
       epoll_event ready{};
-      if (::epoll_wait(ep, &ready, 1, 200) <= 0) continue;
+      ::epoll_wait(ep, &ready, 1, 200);
     }
-    // Draining: take whatever is already queued, then stop.
+    // Woken, or draining (take whatever is already queued, then stop), or the wait timed
+    // out: an exclusive wake-up goes to one waiter only, and if that one cannot run (a
+    // stopped or stalled process) the connection would wait for the next arrival. So
+    // every 200 ms an idle thread also tries a non-blocking accept on its own.
     int rc = FCGX_Accept_r(&req);
     if (rc < 0) {
       if (draining) break;
-      continue;  // another thread took it
+      continue;  // nothing queued, or another thread took it
     }
     handle_one(svc, req);
     // libfcgi's default close is a "lingering" one: shutdown, then wait (up to 2 s) for

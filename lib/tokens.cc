@@ -77,13 +77,14 @@ Json::Value token_keys::jwks() const {
   return out;
 }
 
-bearer_result authenticate_bearer(service& svc, const http::request& r, std::int64_t now) {
+bearer_result authenticate_bearer(service& svc, const http::request& r, std::int64_t now, bool record_use) {
   auto raw = r.bearer_token();
   if (!raw) return fail(reason::token_missing);
-  return check_token(svc, r, *raw, now);
+  return check_token(svc, r, *raw, now, record_use);
 }
 
-bearer_result check_token(service& svc, const http::request& r, const std::string& raw, std::int64_t now) {
+bearer_result check_token(service& svc, const http::request& r, const std::string& raw, std::int64_t now,
+                          bool record_use) {
   const policy& p = svc.current_policy();
   std::string_view token = raw;
   if (!p.prefix.empty()) {
@@ -110,7 +111,7 @@ bearer_result check_token(service& svc, const http::request& r, const std::strin
   if (!s.live || s.expires_at <= now) return fail(reason::session_revoked);
   std::int64_t id = u["id"].asInt64();
   if (s.user_id != id) return fail(reason::session_revoked);
-  svc.sessions().touch(pat, now);
+  if (record_use) svc.sessions().touch(pat, now);
 
   bearer_result out;
   identity who;

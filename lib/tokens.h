@@ -60,9 +60,13 @@ struct bearer_result {
 
 // The token of `Authorization: Bearer …` checked end to end; the reason is kept for logs
 // and metrics, the client sees one answer (errors.h).
-bearer_result authenticate_bearer(service& svc, const http::request& r, std::int64_t now);
+// record_use = false leaves no trace at all (the session's "last used" time is not
+// touched): `me` reads without writing.
+bearer_result authenticate_bearer(service& svc, const http::request& r, std::int64_t now,
+                                  bool record_use = true);
 
 // Checks an already-extracted token (prefix included) the same way.
-bearer_result check_token(service& svc, const http::request& r, const std::string& raw, std::int64_t now);
+bearer_result check_token(service& svc, const http::request& r, const std::string& raw, std::int64_t now,
+                          bool record_use = true);
 
 }  // namespace cartgate

@@ -408,7 +408,7 @@ http::response validate_token(service& svc, http::request& r) {
 }
 
 http::response me(service& svc, http::request& r) {
-  auto bearer = authenticate_bearer(svc, r, unix_now());
+  auto bearer = authenticate_bearer(svc, r, unix_now(), /*record_use=*/false);
   if (!bearer.who) return to_response(bearer.why);
   Json::Value body(Json::objectValue);
   body["user_id"] = std::to_string(bearer.who->user_id);

@@ -6,6 +6,8 @@
 
 #include <regex>
 
+#include <thread>
+
 #include "auth_helpers.h"
 
 namespace cartgate::test {
@@ -418,6 +420,30 @@ TEST(Tokens, MeReturnsIdentityOfToken) {
   EXPECT_EQ(j["pat"].asString(), pat_of(s.access));
   ASSERT_TRUE(j["exp"].isIntegral()) << r.body;
   EXPECT_EQ(j["exp"].asInt64(), token_payload(s.access)["exp"].asInt64());
+}
+
+// `me` reads and writes nothing; its twin, validate-token, records the session's use
+// (batched by each worker every 5 s).
+std::string last_used_of(const std::string& pat) {
+  auto c = db();
+  pqxx::read_transaction t(c);
+  auto rows = t.exec_params("SELECT coalesce(last_used_at::text, '') FROM sessions WHERE pat = $1", pat);
+  return rows.empty() ? "missing" : rows[0][0].c_str();
+}
+
+TEST(Tokens, MeLeavesNoTraceOnTheSession) {
+  limits_lifted lifted;
+  auto s = login_ok(make_user());
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(me(s.access).status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(6500));  // past one flush period
+  EXPECT_EQ(last_used_of(pat_of(s.access)), "");
+}
+
+TEST(Tokens, ValidationRecordsTheSessionsLastUse) {
+  limits_lifted lifted;
+  auto s = login_ok(make_user());
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(validate(s.access).status, 200);
+  EXPECT_TRUE(eventually([&] { return !last_used_of(pat_of(s.access)).empty(); }, std::chrono::seconds(8)));
 }
 
 TEST(Tokens, MeWithoutValidTokenIsRefused) {
