@@ -53,6 +53,8 @@ const std::vector<option_def>& option_table() {
        "Prefix written before issued access tokens (and stripped when they are presented)."},
       {"twofactor.email_ttl", option_type::integer, "900", 60, day,
        "Seconds an emailed two-factor code stays valid."},
+      {"twofactor.email_max", option_type::integer, "5", -1, 1000,
+       "Emailed two-factor codes per user per twofactor.email_ttl; past it a challenge mails nothing (email_sent false). -1 disables."},
       {"rate_limit.login.max", option_type::integer, "5", -1, 1000000,
        "Failed logins allowed per IP (and, separately, per account) per window. -1 disables."},
       {"rate_limit.login.window", option_type::integer, "900", 1, day,
@@ -179,6 +181,7 @@ policy policy::from_values(const std::map<std::string, std::string>& stored) {
   p.bind_device = flag("jwt.bind_device");
   p.prefix = p.values.at("jwt.prefix");
   p.email_ttl = num("twofactor.email_ttl");
+  p.email_max = num("twofactor.email_max");
   p.login_max = num("rate_limit.login.max");
   p.login_window = num("rate_limit.login.window");
   p.refresh_max = num("rate_limit.refresh.max");

@@ -50,6 +50,7 @@ struct policy {
   bool bind_device = true;
   std::string prefix;
   std::int64_t email_ttl = 900;
+  std::int64_t email_max = 5;
   std::int64_t login_max = 5, login_window = 900;
   std::int64_t refresh_max = 10, refresh_window = 60;
   std::int64_t validate_max = 2, validate_window = 60;

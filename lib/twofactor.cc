@@ -8,6 +8,7 @@
 #include "mailer.h"
 #include "metrics.h"
 #include "outbox.h"
+#include "rules/rate_limit.h"
 #include "service.h"
 #include "totp.h"
 #include "users.h"
@@ -277,12 +278,13 @@ std::optional<failure> check_login(service& svc, pqxx::transaction_base& tx, con
   // Without a key nobody can have a second factor (nothing could have been sealed or
   // peppered); users without one still log in, anyone with one is a configuration bug.
   if (cfg.encryption_key_hex.empty() && !load_state(tx, u.id).any()) return std::nullopt;
-  return check_login(tx, keys::cached(cfg), cfg, svc.current_policy().email_ttl, u, params, now);
+  return check_login(tx, keys::cached(cfg), cfg, svc.current_policy(), u, params, now);
 }
 
 std::optional<failure> check_login(pqxx::transaction_base& tx, const keys& k, const config& cfg,
-                                   std::int64_t email_ttl, const user& u,
+                                   const policy& pol, const user& u,
                                    const Json::Value& params, std::int64_t now) {
+  const std::int64_t email_ttl = pol.email_ttl;
   state s = load_state(tx, u.id, true);
   if (!s.any()) return std::nullopt;
 
@@ -305,6 +307,17 @@ std::optional<failure> check_login(pqxx::transaction_base& tx, const keys& k, co
     // asks for it by name (how a client whose default is totp gets an email code).
     auto d = default_provider(s);
     bool send = requested ? *requested == provider::email : d == provider::email;
+    if (send) {
+      // Each challenge costs a mail to the customer: a password holder may not use the
+      // login to flood their inbox. Past the limit the challenge still answers, without
+      // mail (email_sent false), and the codes already sent stay valid.
+      auto v = rate_limit::hit(tx, rate_limit::bucket("2fa_email:user", std::to_string(u.id)), pol.email_max,
+                               email_ttl, now);
+      if (v.limited) {
+        metrics::add("cartgate_twofactor_email_limited_total");
+        send = false;
+      }
+    }
     if (send) send_email_code(tx, k, cfg, email_ttl, u, now);
     metrics::add("cartgate_twofactor_challenges_total");
     log::info("twofactor_challenge", {{"user_id", uid(u.id)},

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "options.h"
 #include "secretbox.h"
 
 namespace cartgate {
@@ -86,8 +87,10 @@ std::optional<failure> check_login(service& svc, pqxx::transaction_base& tx, con
                                    const Json::Value& params, std::int64_t now);
 
 // The same, with explicit inputs (tests, and check_login itself).
+// policy gives twofactor.email_ttl and twofactor.email_max (emailed codes per user per
+// email_ttl window: past it a challenge mails nothing and says email_sent false).
 std::optional<failure> check_login(pqxx::transaction_base& tx, const keys& k, const config& cfg,
-                                   std::int64_t email_ttl, const user& u,
+                                   const policy& pol, const user& u,
                                    const Json::Value& params, std::int64_t now);
 
 // ---- Enrolment (CLI and REST) ----------------------------------------------------------

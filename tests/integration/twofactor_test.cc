@@ -244,6 +244,24 @@ TEST(TwoFactorEmail, ExpiredCodeRefused) {
   EXPECT_TRUE(is_error(login_with(a, code, "email"), 401, "cocart_2fa_invalid_code"));
 }
 
+// twofactor.email_max bounds the mails one account's challenges can cause.
+TEST(TwoFactorEmail, ChallengesPastTheMailLimitSendNothing) {
+  set_option("twofactor.email_max", "2");
+  struct restore {
+    ~restore() { unset_option("twofactor.email_max"); }
+  } restore_option;
+  auto a = new_account();
+  must({"2fa", "email", "enable", a.u.login});
+  EXPECT_TRUE(login(a).json()["data"]["email_sent"].asBool());
+  EXPECT_TRUE(login(a).json()["data"]["email_sent"].asBool());
+  auto third = login(a);
+  ASSERT_TRUE(is_error(third, 401, "cocart_2fa_required")) << third.body;
+  EXPECT_FALSE(third.json()["data"]["email_sent"].asBool());
+  ASSERT_FALSE(mail_to(a.u.email, 1).empty()) << "the second code never arrived";
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(mails_to(a.u.email), 2u);
+}
+
 TEST(TwoFactorEmail, ExplicitProviderSendsCodeWhenDefaultIsTotp) {
   auto a = new_account();
   enable_totp(a);
