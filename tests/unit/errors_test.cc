@@ -1,0 +1,83 @@
+// The one mapping from failure reasons to the contract's answers (contract §1, §2.2).
+#include "errors.h"
+
+#include <gtest/gtest.h>
+
+namespace cartgate {
+namespace {
+
+Json::Value body_of(const http::response& r) { return *http::parse_json(r.body); }
+
+std::string header_of(const http::response& r, const std::string& name) {
+  for (auto& h : r.headers) {
+    if (h.name == name) return h.value;
+  }
+  return {};
+}
+
+TEST(Errors, StatusEqualsDataStatusForEveryReason) {
+  for (int i = 0; i <= static_cast<int>(reason::plugin_failed); ++i) {
+    auto why = static_cast<reason>(i);
+    auto res = to_response(failure(why));
+    auto body = body_of(res);
+    EXPECT_EQ(body["data"]["status"].asInt(), res.status) << reason_name(why);
+    EXPECT_FALSE(body["code"].asString().empty()) << reason_name(why);
+    EXPECT_FALSE(body["message"].asString().empty()) << reason_name(why);
+    EXPECT_NE(reason_name(why), "unknown");
+  }
+}
+
+TEST(Errors, EveryBearerFailureLooksTheSameToTheClient) {
+  auto expected = to_response(failure(reason::token_expired));
+  for (reason why : {reason::token_missing, reason::token_malformed, reason::token_bad_signature,
+                     reason::token_alg_mismatch, reason::token_not_yet_valid, reason::token_issuer_mismatch,
+                     reason::token_ip_mismatch, reason::token_device_mismatch, reason::session_revoked,
+                     reason::user_deleted}) {
+    auto res = to_response(failure(why));
+    EXPECT_EQ(res.status, 401);
+    EXPECT_EQ(res.body, expected.body) << reason_name(why);
+    EXPECT_EQ(header_of(res, "WWW-Authenticate"), "Bearer error=\"invalid_token\"");
+  }
+}
+
+TEST(Errors, CredentialFailuresHaveNoWwwAuthenticateBearer) {
+  auto res = to_response(failure(reason::bad_credentials));
+  EXPECT_EQ(res.status, 401);
+  EXPECT_EQ(body_of(res)["code"].asString(), "cocart_authentication_error");
+  EXPECT_EQ(header_of(res, "WWW-Authenticate"), "");
+}
+
+TEST(Errors, RefreshAnswersAreTheContracts) {
+  EXPECT_EQ(body_of(to_response(failure(reason::refresh_missing)))["code"].asString(),
+            "cocart_jwt_auth_missing_refresh_token");
+  EXPECT_EQ(body_of(to_response(failure(reason::refresh_unknown)))["message"].asString(), "Invalid refresh token.");
+  EXPECT_EQ(body_of(to_response(failure(reason::refresh_expired)))["message"].asString(), "Refresh token expired.");
+  EXPECT_EQ(body_of(to_response(failure(reason::refresh_reused)))["code"].asString(),
+            "cocart_jwt_auth_refresh_token_reused");
+}
+
+TEST(Errors, ExtraDataAndHeadersAreKept) {
+  failure f(reason::rate_limited);
+  f.data["retry_after"] = 42;
+  f.headers.push_back({"Retry-After", "42"});
+  f.message = "Too many login attempts. Please try again later.";
+  auto res = to_response(f);
+  auto body = body_of(res);
+  EXPECT_EQ(res.status, 429);
+  EXPECT_EQ(body["data"]["retry_after"].asInt(), 42);
+  EXPECT_EQ(body["message"].asString(), "Too many login attempts. Please try again later.");
+  EXPECT_EQ(header_of(res, "Retry-After"), "42");
+}
+
+TEST(Errors, PluginOverridesCodeAndStatus) {
+  failure f(reason::plugin_denied);
+  f.code = "store_channel_unknown";
+  f.status = 400;
+  auto res = to_response(f);
+  EXPECT_EQ(res.status, 400);
+  EXPECT_EQ(body_of(res)["code"].asString(), "store_channel_unknown");
+  EXPECT_EQ(body_of(res)["data"]["status"].asInt(), 400);
+}
+
+}  // namespace
+}  // namespace cartgate

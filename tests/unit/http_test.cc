@@ -1,0 +1,88 @@
+// Request parsing that every route relies on: credentials, query flags, bodies.
+#include "http.h"
+
+#include <gtest/gtest.h>
+
+namespace cartgate::http {
+namespace {
+
+request with_header(const std::string& name, const std::string& value) {
+  request r;
+  r.headers[name] = value;
+  return r;
+}
+
+TEST(Http, BasicCredentialsAreDecoded) {
+  // "alice:s3cr:et" — a colon inside the password belongs to the password.
+  auto creds = with_header("authorization", "Basic YWxpY2U6czNjcjpldA==").basic_credentials();
+  ASSERT_TRUE(creds);
+  EXPECT_EQ(creds->first, "alice");
+  EXPECT_EQ(creds->second, "s3cr:et");
+}
+
+TEST(Http, MalformedBasicCredentialsAreIgnored) {
+  EXPECT_FALSE(with_header("authorization", "Basic !!!!").basic_credentials());
+  EXPECT_FALSE(with_header("authorization", "Basic YWxpY2U=").basic_credentials());  // no colon
+  EXPECT_FALSE(with_header("authorization", "Bearer abc").basic_credentials());
+  EXPECT_FALSE(request().basic_credentials());
+}
+
+TEST(Http, BearerTokenIsTrimmedAndSchemeIsCaseInsensitive) {
+  EXPECT_EQ(with_header("authorization", "bearer   abc.def.ghi  ").bearer_token(), "abc.def.ghi");
+  EXPECT_FALSE(with_header("authorization", "Bearer    ").bearer_token());
+  EXPECT_FALSE(with_header("authorization", "Basic abc").bearer_token());
+}
+
+TEST(Http, QueryFlagsAndParams) {
+  request r;
+  r.query = "avatars=true&all=0&name=a%20b+c";
+  EXPECT_TRUE(r.query_flag("avatars"));
+  EXPECT_FALSE(r.query_flag("all"));
+  EXPECT_FALSE(r.query_flag("missing"));
+  EXPECT_EQ(r.query_param("name"), "a b c");
+}
+
+TEST(Http, FormBodyBecomesParams) {
+  request r;
+  r.content_type = "application/x-www-form-urlencoded";
+  r.body = "username=alice%40example.com&password=p%26ss&2fa_code=123456";
+  auto p = parse_params(r);
+  ASSERT_TRUE(p);
+  EXPECT_EQ((*p)["username"].asString(), "alice@example.com");
+  EXPECT_EQ((*p)["password"].asString(), "p&ss");
+  EXPECT_EQ((*p)["2fa_code"].asString(), "123456");
+}
+
+TEST(Http, JsonBodyIsParsedLabelledOrNot) {
+  request r;
+  r.body = R"({"username":"alice","password":"x"})";
+  auto p = parse_params(r);
+  ASSERT_TRUE(p);
+  EXPECT_EQ((*p)["username"].asString(), "alice");
+  r.content_type = "application/json";
+  EXPECT_TRUE(parse_params(r));
+}
+
+TEST(Http, InvalidJsonBodyIsRefused) {
+  request r;
+  r.content_type = "application/json";
+  r.body = R"({"username": )";
+  EXPECT_FALSE(parse_params(r));
+}
+
+TEST(Http, EmptyBodyIsAnEmptyObject) {
+  auto p = parse_params(request());
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->isObject());
+  EXPECT_EQ(p->size(), 0u);
+}
+
+TEST(Http, UrlDecodeLeavesBrokenEscapesAlone) {
+  EXPECT_EQ(url_decode("100%", false), "100%");
+  EXPECT_EQ(url_decode("%zz%41", false), "%zzA");
+  EXPECT_EQ(url_decode("a+b", false), "a+b");
+  EXPECT_EQ(url_decode("a+b", true), "a b");
+}
+
+}  // namespace
+}  // namespace cartgate::http
