@@ -151,6 +151,12 @@ http::response login(service& svc, http::request& r) {
     }
     // Unknown users are checked against a dummy hash: same work, same answer, same time.
     bool ok = password::verify(password_text, found ? found->password_hash : password::dummy_hash(argon));
+    if (found && password::scheme_of(found->password_hash) != password::scheme::argon2id) {
+      // An imported WordPress hash checks in far less time than argon2; the dummy work
+      // keeps such an account's wrong password as slow as an unknown user's, so timing
+      // does not reveal that it exists.
+      (void)password::verify(password_text, password::dummy_hash(argon));
+    }
     if (!found || !ok) {
       metrics::add("cartgate_logins_total{result=\"failed\"}");
       audit::record(w, "login_failed", found ? found->id : 0, "", r.client_ip,
