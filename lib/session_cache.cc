@@ -3,23 +3,9 @@
 #include <vector>
 
 #include "log.h"
+#include "options.h"
 
 namespace cartgate {
-namespace {
-
-std::vector<std::string> split_roles(const std::string& csv) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < csv.size()) {
-    auto comma = csv.find(',', start);
-    if (comma == std::string::npos) comma = csv.size();
-    if (comma > start) out.push_back(csv.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string revoke_payload_pat(const std::string& pat) { return "pat:" + pat; }
 std::string revoke_payload_user(std::int64_t user_id) { return "user:" + std::to_string(user_id); }
@@ -52,7 +38,7 @@ session_cache::entry session_cache::get(const std::string& pat, db::pool& pool) 
         u->login = r[3].c_str();
         u->email = r[4].c_str();
         u->display_name = r[5].c_str();
-        u->roles = split_roles(r[6].c_str());
+        u->roles = split_list(r[6].c_str());
         e.subject = std::move(u);
       }
     } catch (const pqxx::broken_connection&) {

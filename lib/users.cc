@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "options.h"
+
 namespace cartgate::users {
 namespace {
 
@@ -10,18 +12,6 @@ constexpr const char* columns =
     "id, login, email, coalesce(phone, ''), password_hash, first_name, last_name, display_name, "
     "array_to_string(roles, ',')";
 
-std::vector<std::string> split_roles(const std::string& csv) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= csv.size()) {
-    auto comma = csv.find(',', start);
-    auto item = csv.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!item.empty()) out.push_back(item);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
 
 user from_row(const pqxx::row& r) {
   user u;
@@ -33,7 +23,7 @@ user from_row(const pqxx::row& r) {
   u.first_name = r[5].c_str();
   u.last_name = r[6].c_str();
   u.display_name = r[7].c_str();
-  u.roles = split_roles(r[8].c_str());
+  u.roles = split_list(r[8].c_str());
   return u;
 }
 
