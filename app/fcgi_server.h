@@ -7,8 +7,10 @@
 //           SIGHUP  → re-read the configuration (reload(); a failure keeps the old one),
 //           start a fresh generation of workers with it, then drain the old one, so no
 //           request is dropped.
-//   worker: threads poll the shared socket and run FCGX_Accept_r; on drain they take what
-//           is already queued, finish in-flight requests and exit.
+//   worker: event loops accept on the shared socket and serve nginx's kept-alive
+//           connections, with a few threads for requests that may wait (front.h);
+//           on drain they take what is already queued, finish what they have begun
+//           and exit.
 #pragma once
 
 #include <functional>

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git ca-certificates curl openssl
-  libfcgi-dev libjsoncpp-dev libssl-dev libpqxx-dev libpq-dev libargon2-dev
+  libjsoncpp-dev libssl-dev libpqxx-dev libpq-dev libargon2-dev
   libcrypt-dev liboath-dev libcurl4-openssl-dev libqrencode-dev libmaxminddb-dev
   libcli11-dev libtomlplusplus-dev libhowardhinnant-date-dev tzdata
   libgtest-dev libgmock-dev

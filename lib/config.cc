@@ -45,9 +45,11 @@ const std::vector<config_key_doc>& config_keys() {
       {"database.url", "postgresql:///cartgate", "libpq connection URI (env CARTGATE_DATABASE_URL)."},
       {"database.connect_timeout", "2", "Seconds to wait for a database connection before answering 503."},
       {"server.socket", "/run/cartgate/cartgate.sock", "FastCGI unix socket nginx connects to (env CARTGATE_SOCKET)."},
-      {"server.socket_mode", "0660", "Permissions of the socket file (octal)."},
+      {"server.auth_socket", "", "HTTP unix socket for nginx's auth subrequest (kept-alive connections); empty = beside server.socket as NAME-auth.sock; off = none."},
+      {"server.socket_mode", "0660", "Permissions of the socket files (octal)."},
       {"server.workers", "0", "Worker processes; 0 = number of cores."},
-      {"server.threads", "8", "Request threads per worker process."},
+      {"server.threads", "8", "Threads per worker process for requests that may wait (login, refresh, two-factor, database reads)."},
+      {"server.io_threads", "1", "Event-loop threads per worker process: FastCGI connections, and token checks answered from memory."},
       {"server.log_level", "info", "error, warn, info or debug."},
       {"jwt.issuer", "http://127.0.0.1:8080", "The iss claim written and required (the storefront's URL)."},
       {"jwt.algorithm", "HS256", "HS256, RS256 or ES256; only this algorithm is accepted."},
@@ -111,9 +113,11 @@ config config::from_toml(const std::string& text) {
   take(t, "database", "url", c.database_url);
   take(t, "database", "connect_timeout", c.connect_timeout);
   take(t, "server", "socket", c.socket_path);
+  take(t, "server", "auth_socket", c.auth_socket_setting);
   take(t, "server", "socket_mode", c.socket_mode);
   take(t, "server", "workers", c.workers);
   take(t, "server", "threads", c.threads);
+  take(t, "server", "io_threads", c.io_threads);
   take(t, "server", "log_level", c.log_level);
   take(t, "jwt", "issuer", c.issuer);
   take(t, "jwt", "algorithm", c.algorithm);
@@ -145,10 +149,22 @@ config config::from_toml(const std::string& text) {
   if (!smtp_password_file.empty()) c.smtp_password = read_secret_file(smtp_password_file);
   if (c.argon2_max_concurrent < 1) throw config_error("config: password.max_concurrent must be >= 1");
   if (c.threads < 1 || c.threads > 256) throw config_error("config: server.threads must be 1..256");
+  if (c.io_threads < 1 || c.io_threads > 64) throw config_error("config: server.io_threads must be 1..64");
   if (c.argon2_memory_kib < 19456 || c.argon2_iterations < 2 || c.argon2_parallelism < 1) {
     throw config_error("config: argon2 parameters weaker than m=19456 KiB, t=2, p=1 are refused");
   }
   return c;
+}
+
+std::string config::auth_socket() const {
+  if (auth_socket_setting == "off") return {};
+  if (!auth_socket_setting.empty()) return auth_socket_setting;
+  const std::string suffix = ".sock";
+  if (socket_path.size() > suffix.size() &&
+      socket_path.compare(socket_path.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    return socket_path.substr(0, socket_path.size() - suffix.size()) + "-auth.sock";
+  }
+  return socket_path + "-auth";
 }
 
 void config::apply_environment() {

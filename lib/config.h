@@ -32,9 +32,11 @@ struct config {
   int connect_timeout = 2;  // seconds
   // [server]
   std::string socket_path = "/run/cartgate/cartgate.sock";
+  std::string auth_socket_setting;  // "", "off" or a path: see auth_socket()
   std::string socket_mode = "0660";
   int workers = 0;  // 0 = number of cores
-  int threads = 8;  // request threads per worker process
+  int threads = 8;     // threads per worker process for requests that may wait
+  int io_threads = 1;  // event-loop threads per worker process
   std::string log_level = "info";
   // [jwt]
   std::string issuer = "http://127.0.0.1:8080";
@@ -71,6 +73,9 @@ struct config {
   static config load(const std::string& path);       // path "" = defaults + environment
   static config from_toml(const std::string& text);  // for tests
   void apply_environment();                          // CARTGATE_* overrides
+  // The HTTP socket of the auth subrequest: server.auth_socket, or beside server.socket
+  // (cartgate.sock → cartgate-auth.sock) when that is empty; "" when it is "off".
+  std::string auth_socket() const;
 };
 
 std::string read_secret_file(const std::string& path);

@@ -47,7 +47,15 @@ std::unique_ptr<pqxx::connection> pool::connect() const {
   }
 }
 
+namespace {
+thread_local bool must_not_wait = false;
+}
+
+no_wait_scope::no_wait_scope() : previous_(must_not_wait) { must_not_wait = true; }
+no_wait_scope::~no_wait_scope() { must_not_wait = previous_; }
+
 pool::lease pool::acquire() {
+  if (must_not_wait) throw would_block{};
   {
     std::lock_guard lock(mu_);
     while (!idle_.empty()) {

@@ -34,6 +34,24 @@ class unavailable : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Thrown by pool::acquire on a thread inside a no_wait_scope: the event loop runs the
+// hot routes inline, and the first thing that would wait on PostgreSQL (a session not
+// yet cached, a rate-limit counter) sends the request to a thread that may wait instead.
+// Deliberately not a std::exception, so no handler's catch-all turns it into an answer.
+struct would_block {};
+
+// While one is alive on a thread, pool::acquire on that thread throws would_block.
+class no_wait_scope {
+ public:
+  no_wait_scope();
+  ~no_wait_scope();
+  no_wait_scope(const no_wait_scope&) = delete;
+  no_wait_scope& operator=(const no_wait_scope&) = delete;
+
+ private:
+  bool previous_;
+};
+
 class pool {
  public:
   pool(std::string url, std::size_t max_idle, int connect_timeout_seconds = 2);

@@ -17,6 +17,7 @@ answer answer_for(reason r) {
       return {404, "rest_no_route", "No route was found matching the URL and request method."};
     case reason::request_too_large:
       return {413, "cocart_request_too_large", "The request body is too large."};
+    case reason::bad_request: return {400, "cocart_bad_request", "The request could not be understood."};
     case reason::service_unavailable:
     case reason::busy:
       return {503, "cocart_service_unavailable",
@@ -89,6 +90,7 @@ std::string_view reason_name(reason r) {
     CARTGATE_REASON(invalid_param)
     CARTGATE_REASON(no_route)
     CARTGATE_REASON(request_too_large)
+    CARTGATE_REASON(bad_request)
     CARTGATE_REASON(service_unavailable)
     CARTGATE_REASON(busy)
     CARTGATE_REASON(internal_error)

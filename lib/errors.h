@@ -22,6 +22,7 @@ enum class reason {
   invalid_param,
   no_route,
   request_too_large,
+  bad_request,  // a request the transport could not parse
   service_unavailable,
   busy,  // too many password computations in flight
   internal_error,

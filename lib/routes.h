@@ -20,9 +20,16 @@ struct route {
   std::string_view path;
   std::string_view name;  // metrics label
   handler fn;
+  // Answered on the event loop when everything it needs is in memory (a cached session,
+  // no rate-limit counter to bump); its first database access moves it to a thread that
+  // may wait (db::would_block). Only routes with no side effect before that access.
+  bool hot = false;
 };
 
 const std::vector<route>& route_table();
+
+// The route a request goes to, or nullptr (rest_no_route).
+const route* find_route(const http::request& r);
 
 // Finds the route and runs it; *route_name receives the metrics label.
 http::response dispatch(service& svc, http::request& r, std::string_view* route_name);

@@ -125,6 +125,11 @@ void service::reload_policy(pqxx::connection& c) {
   }
 }
 
+bool service::hot(const http::request& r) const {
+  const route* rt = find_route(r);
+  return rt == nullptr || rt->hot;
+}
+
 http::response service::handle(http::request& r) {
   const policy& p = current_policy();
   r.client_ip = net::resolve_client_ip(r.remote_addr, r.header("x-forwarded-for"), p.trusted_proxies);

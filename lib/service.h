@@ -39,7 +39,12 @@ class service {
 
   // Routes the request (after resolving the client IP) and maps every exception to the
   // contract's error shape: database away → 503, anything else → 500.
+  // db::would_block passes through: under a db::no_wait_scope the caller retries the
+  // request on a thread that may wait.
   http::response handle(http::request& r);
+  // Whether the event loop should try the request itself (a hot route, or no route at
+  // all: rest_no_route needs nothing).
+  bool hot(const http::request& r) const;
 
   const config& cfg() const { return cfg_; }
   db::pool& db() { return pool_; }

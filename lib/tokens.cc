@@ -3,6 +3,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "service.h"
+#include "token_memo.h"
 
 namespace cartgate {
 namespace {
@@ -40,6 +41,28 @@ reason from_jwt(jwt::reason r) {
     case jwt::reason::issuer_mismatch: return reason::token_issuer_mismatch;
   }
   return reason::token_malformed;
+}
+
+// What the Bearer check needs from verified claims; nullopt when data.user is not
+// CoCart's shape.
+std::optional<token_claims> claims_of(Json::Value& verified_payload) {
+  const Json::Value& payload = verified_payload;  // const: reading adds no members
+  const Json::Value& u = payload["data"]["user"];
+  if (!u.isObject() || !u["id"].isIntegral() || !u["pat"].isString() || !u["username"].isString()) {
+    return std::nullopt;
+  }
+  token_claims c;
+  c.user_id = u["id"].asInt64();
+  c.username = u["username"].asString();
+  c.pat = u["pat"].asString();
+  if (u["ip"].isString()) c.ip = u["ip"].asString();
+  if (u["device"].isString()) c.device = u["device"].asString();
+  c.exp = payload["exp"].asInt64();
+  for (const char* name : {"nbf", "iat"}) {
+    if (payload.isMember(name)) c.not_before = std::max(c.not_before, payload[name].asInt64());
+  }
+  c.payload = std::make_shared<const Json::Value>(std::move(verified_payload));
+  return c;
 }
 
 bearer_result fail(reason why) {
@@ -91,36 +114,41 @@ bearer_result check_token(service& svc, const http::request& r, const std::strin
     if (token.substr(0, p.prefix.size()) != p.prefix) return fail(reason::token_malformed);
     token.remove_prefix(p.prefix.size());
   }
-  auto v = jwt::verify(token, svc.keys().key(), now, svc.keys().issuer());
-  if (v.why != jwt::reason::ok) return fail(from_jwt(v.why));
-
-  const Json::Value& u = v.payload["data"]["user"];
-  if (!u.isObject() || !u["id"].isIntegral() || !u["pat"].isString() || !u["username"].isString()) {
-    return fail(reason::token_malformed);
+  // A token this thread verified before skips the signature and parsing, not the clock.
+  token_memo& memo = token_memo::for_this_thread(&svc);
+  const token_claims* c = memo.find(token);
+  if (c != nullptr) {
+    // The order of jwt::verify: exp, then nbf/iat.
+    if (c->exp <= now) return fail(reason::token_expired);
+    if (c->not_before > now) return fail(reason::token_not_yet_valid);
+  } else {
+    auto v = jwt::verify(token, svc.keys().key(), now, svc.keys().issuer());
+    if (v.why != jwt::reason::ok) return fail(from_jwt(v.why));
+    auto claims = claims_of(v.payload);
+    if (!claims) return fail(reason::token_malformed);
+    memo.remember(token, std::move(*claims));
+    c = memo.find(token);
   }
-  const std::string& ip = u["ip"].isString() ? u["ip"].asString() : std::string();
-  const std::string& device = u["device"].isString() ? u["device"].asString() : std::string();
-  if (p.bind_ip && !ip.empty() && ip != r.client_ip) return fail(reason::token_ip_mismatch);
-  if (p.bind_device && !device.empty() && device != r.header("user-agent")) {
+
+  if (p.bind_ip && !c->ip.empty() && c->ip != r.client_ip) return fail(reason::token_ip_mismatch);
+  if (p.bind_device && !c->device.empty() && c->device != r.header("user-agent")) {
     return fail(reason::token_device_mismatch);
   }
 
-  std::string pat = u["pat"].asString();
-  auto s = svc.sessions().get(pat, svc.db());
+  auto s = svc.sessions().get(c->pat, svc.db());
   if (!s.subject) return fail(reason::user_deleted);
   if (!s.live || s.expires_at <= now) return fail(reason::session_revoked);
-  std::int64_t id = u["id"].asInt64();
-  if (s.user_id != id) return fail(reason::session_revoked);
-  if (record_use) svc.sessions().touch(pat, now);
+  if (s.user_id != c->user_id) return fail(reason::session_revoked);
+  if (record_use) svc.sessions().touch(c->pat, now);
 
   bearer_result out;
   identity who;
-  who.user_id = id;
-  who.username = u["username"].asString();
-  who.pat = std::move(pat);
-  who.exp = v.payload["exp"].asInt64();
+  who.user_id = c->user_id;
+  who.username = c->username;
+  who.pat = c->pat;
+  who.exp = c->exp;
   who.token = std::string(token);
-  who.payload = std::move(v.payload);
+  who.payload = c->payload;
   who.subject = s.subject;
   out.who = std::move(who);
   return out;

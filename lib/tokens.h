@@ -49,7 +49,7 @@ struct identity {
   std::string pat;
   std::int64_t exp = 0;
   std::string token;     // as presented, prefix removed
-  Json::Value payload;   // the verified claims
+  std::shared_ptr<const Json::Value> payload;  // the verified claims
   std::shared_ptr<const user> subject;
 };
 

@@ -195,12 +195,14 @@ nginx_up() {
   if [[ -n ${POOL_B_PORT:-} ]]; then
     pool_b=(-e 's|^\([[:space:]]*\)#pool_b |\1|')
     sed -e 's|fastcgi_pass cartgate;|fastcgi_pass cartgate_b;|' \
+        -e 's|proxy_pass http://cartgate_auth;|proxy_pass http://cartgate_b_auth;|' \
         -e "s|$S/nginx/cartgate-fastcgi.conf|$S/nginx/cartgate-b-fastcgi.conf|g" \
         "$S/nginx/cartgate.conf" >"$S/nginx/cartgate-b.conf"
     sed -e 's|fastcgi_pass cartgate;|fastcgi_pass cartgate_b;|' \
         "$S/nginx/cartgate-fastcgi.conf" >"$S/nginx/cartgate-b-fastcgi.conf"
   fi
-  sed -e "s|@SOCKET@|$S/run/cartgate.sock|g" -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
+  sed -e "s|@SOCKET@|$S/run/cartgate.sock|g" -e "s|@AUTH_SOCKET@|$S/run/cartgate-auth.sock|g" \
+      -e "s|@AUTH_SOCKET_B@|$S/run/cartgate-b-auth.sock|g" -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
       -e "s|@HTTPS_PORT@|$HTTPS_PORT|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
       -e "s|@STATIC_PORT@|${STATIC_PORT:-0}|g" \
       -e "s|@SOCKET_B@|$S/run/cartgate-b.sock|g" -e "s|@POOL_B_PORT@|${POOL_B_PORT:-0}|g" \

@@ -359,7 +359,7 @@ void announce(service& svc, const identity& who, const http::request& r, std::in
   bool stream = svc.current_policy().stream_per_request;
   if (svc.events().empty() && !stream) return;
   events::event validated(events::kind::token_validated, who.user_id, who.pat, now);
-  validated.decoded = who.payload;
+  if (who.payload) validated.decoded = *who.payload;
   validated.subject = who.subject.get();
   validated.client_ip = r.client_ip;
   events::event authenticated = validated;

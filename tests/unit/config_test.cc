@@ -23,6 +23,27 @@ TEST(Config, EmptyFileGivesDocumentedDefaults) {
   EXPECT_EQ(c.geoip_v4_file, "/usr/share/tor/geoip");
 }
 
+TEST(Config, AuthSocketSitsBesideTheFastcgiSocketByDefault) {
+  auto c = config::from_toml("");
+  EXPECT_EQ(c.io_threads, 1);
+  EXPECT_EQ(c.auth_socket(), "/run/cartgate/cartgate-auth.sock");
+  c.socket_path = "/tmp/pool";
+  EXPECT_EQ(c.auth_socket(), "/tmp/pool-auth");
+}
+
+TEST(Config, AuthSocketCanBeNamedOrTurnedOff) {
+  auto named = config::from_toml("[server]\nauth_socket = \"/run/x/auth.sock\"\nio_threads = 2\n");
+  EXPECT_EQ(named.auth_socket(), "/run/x/auth.sock");
+  EXPECT_EQ(named.io_threads, 2);
+  auto off = config::from_toml("[server]\nauth_socket = \"off\"\n");
+  EXPECT_EQ(off.auth_socket(), "");
+}
+
+TEST(Config, IoThreadsOutOfRangeAreRefused) {
+  EXPECT_THROW(config::from_toml("[server]\nio_threads = 0\n"), config_error);
+  EXPECT_THROW(config::from_toml("[server]\nio_threads = 65\n"), config_error);
+}
+
 TEST(Config, KnownKeysAreRead) {
   auto c = config::from_toml(R"(
 [database]

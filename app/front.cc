@@ -1,0 +1,587 @@
+#include "front.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "db.h"
+#include "errors.h"
+#include "fastcgi.h"
+#include "http.h"
+#include "http1.h"
+#include "log.h"
+#include "metrics.h"
+
+namespace cartgate {
+namespace {
+
+constexpr std::string_view auth_path = "/_cartgate/auth";
+
+std::string lower_media_type(std::string ct) {
+  auto semi = ct.find(';');
+  if (semi != std::string::npos) ct.erase(semi);
+  while (!ct.empty() && ct.back() == ' ') ct.pop_back();
+  std::transform(ct.begin(), ct.end(), ct.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ct;
+}
+
+// The CGI view of the FastCGI params, as the routes expect it. too_large: the body is
+// over the contract's bound (declared or received), answered 413 without a route.
+http::request to_http(fastcgi::request& in, bool& too_large) {
+  http::request r;
+  std::string length_text;
+  std::string request_uri;
+  for (auto& [name, value] : in.params) {
+    if (name.rfind("HTTP_", 0) == 0) {
+      std::string h = name.substr(5);
+      for (auto& c : h)
+        c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      r.headers[std::move(h)] = std::move(value);
+    } else if (name == "REQUEST_METHOD") {
+      r.method = std::move(value);
+    } else if (name == "DOCUMENT_URI") {
+      r.path = std::move(value);
+    } else if (name == "REQUEST_URI") {
+      request_uri = std::move(value);
+    } else if (name == "QUERY_STRING") {
+      r.query = std::move(value);
+    } else if (name == "REMOTE_ADDR") {
+      r.remote_addr = std::move(value);
+    } else if (name == "CONTENT_TYPE") {
+      r.content_type = lower_media_type(std::move(value));
+    } else if (name == "CONTENT_LENGTH") {
+      length_text = std::move(value);
+    }
+  }
+  if (r.path.empty()) {
+    r.path = request_uri.substr(0, request_uri.find('?'));
+  }
+  std::size_t declared = 0;
+  if (!length_text.empty()) {
+    try {
+      declared = std::stoull(length_text);
+    } catch (...) {
+      declared = http::max_body_bytes + 1;
+    }
+  }
+  too_large = declared > http::max_body_bytes || in.body_truncated();
+  r.body = std::move(in.body);
+  return r;
+}
+
+// The response as CGI text: status line, headers, blank line, body.
+std::string cgi_text(const http::response& res) {
+  std::string out;
+  out.reserve(128 + res.body.size());
+  out += "Status: ";
+  out += std::to_string(res.status);
+  out += ' ';
+  out += http::status_text(res.status);
+  out += "\r\n";
+  if (res.status != 204) {
+    out += "Content-Type: ";
+    out += res.content_type;
+    out += "\r\n";
+  }
+  out += "Cache-Control: no-store\r\n";
+  for (auto& h : res.headers) {
+    out += h.name;
+    out += ": ";
+    out += h.value;
+    out += "\r\n";
+  }
+  out += "\r\n";
+  if (res.status != 204) out += res.body;
+  return out;
+}
+
+struct loop;
+
+enum class protocol { fastcgi, http };
+
+// Where an answer goes and how it is framed.
+struct reply_to {
+  int fd;
+  std::uint64_t serial;  // the connection it came on; a closed one drops the answer
+  protocol proto;
+  std::uint16_t id;  // FastCGI request id
+  bool keep;         // FCGI_KEEP_CONN / HTTP keep-alive
+};
+
+std::string encode(const reply_to& to, const http::response& res) {
+  if (to.proto == protocol::http) return http1::encode_response(res, to.keep);
+  return fastcgi::encode_response(to.id, cgi_text(res));
+}
+
+// A request handed to a blocking thread, and its answer on the way back.
+struct job {
+  loop* owner;
+  reply_to to;
+  http::request request;
+};
+
+struct answer {
+  reply_to to;
+  std::string bytes;
+};
+
+class blocking_threads {
+ public:
+  blocking_threads(service& svc, int n) : svc_(svc) {
+    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { work(); });
+  }
+  ~blocking_threads() { stop(); }
+
+  void submit(job j) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(j));
+    }
+    cv_.notify_one();
+  }
+
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+ private:
+  void work();
+
+  service& svc_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<job> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+struct connection {
+  connection(int f, std::uint64_t s, protocol p)
+      : fd(f), serial(s), proto(p), parser(http::max_body_bytes) {}
+  int fd;
+  std::uint64_t serial;
+  protocol proto;
+  fastcgi::parser parser;
+  http1::parser http_parser;
+  std::string out;  // bytes not yet written
+  std::size_t out_offset = 0;
+  int in_flight = 0;             // requests begun and not yet answered
+  bool close_when_done = false;  // a request came without FCGI_KEEP_CONN
+  bool watching_out = false;     // EPOLLOUT armed
+  bool closed = false;           // closed; freed after the current batch of events
+
+  bool mid_request() const {
+    return proto == protocol::http ? http_parser.mid_request() : parser.mid_request();
+  }
+  bool idle() const { return in_flight == 0 && out_offset == out.size() && !mid_request(); }
+};
+
+struct loop {
+  loop(service& s, int listen, int auth_listen, blocking_threads& b)
+      : svc(s), listen_fd(listen), auth_fd(auth_listen), blocking(b) {}
+
+  void run(const volatile std::sig_atomic_t* drain);
+  void post(answer a);
+
+  service& svc;
+  int listen_fd;  // FastCGI
+  int auth_fd;    // HTTP, the auth subrequest only; -1 when not configured
+  blocking_threads& blocking;
+  int ep = -1;
+  int wake_fd = -1;
+  bool draining = false;
+  std::uint64_t next_serial = 1;
+  std::unordered_map<int, std::unique_ptr<connection>> conns;
+  // Connections closed during one batch of events stay allocated until the batch ends,
+  // so a later event of the same batch can still look at them (and see `closed`).
+  std::vector<std::unique_ptr<connection>> graveyard;
+  std::mutex answers_mu;
+  std::vector<answer> answers;
+
+ private:
+  void accept_ready(int fd, protocol proto);
+  void on_readable(connection& c);
+  void take_fastcgi_requests(connection& c);
+  void take_http_requests(connection& c);
+  void start_request(connection& c, const reply_to& to, http::request r);
+  void finish(connection& c, const std::string& bytes);
+  void queue_out(connection& c, const std::string& bytes);
+  void flush(connection& c);  // may close c
+  void close_conn(connection& c);
+  void take_answers();
+  void begin_drain();
+};
+
+void blocking_threads::work() {
+  while (true) {
+    job j;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing left
+      j = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    http::response res = svc_.handle(j.request);
+    j.owner->post(answer{j.to, encode(j.to, res)});
+  }
+}
+
+void loop::post(answer a) {
+  {
+    std::lock_guard lock(answers_mu);
+    answers.push_back(std::move(a));
+  }
+  std::uint64_t one = 1;
+  ssize_t n = ::write(wake_fd, &one, sizeof one);
+  (void)n;  // a full counter still wakes the loop
+}
+
+void loop::take_answers() {
+  std::uint64_t count;
+  ssize_t n = ::read(wake_fd, &count, sizeof count);
+  (void)n;
+  std::vector<answer> batch;
+  {
+    std::lock_guard lock(answers_mu);
+    batch.swap(answers);
+  }
+  for (auto& a : batch) {
+    auto it = conns.find(a.to.fd);
+    if (it == conns.end() || it->second->serial != a.to.serial) continue;  // nginx went away
+    connection& c = *it->second;
+    finish(c, a.bytes);
+    // The next request of an HTTP connection waited for this answer.
+    if (!c.closed && c.proto == protocol::http) take_http_requests(c);
+  }
+}
+
+void loop::accept_ready(int listening, protocol proto) {
+  if (listening < 0) return;
+  // Take a bounded batch, so a burst of connects cannot starve the connections already
+  // open; level-triggered epoll brings the loop back for the rest.
+  for (int i = 0; i < 64; ++i) {
+    int fd = ::accept4(listening, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        log::warn("accept_failed", {{"error", std::strerror(errno)}});
+      }
+      return;
+    }
+    auto c = std::make_unique<connection>(fd, next_serial++, proto);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.ptr = c.get();
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      ::close(fd);
+      continue;
+    }
+    conns.emplace(fd, std::move(c));
+    metrics::add(proto == protocol::http
+                     ? "cartgate_connections_accepted_total{socket=\"auth\"}"
+                     : "cartgate_connections_accepted_total{socket=\"fastcgi\"}");
+  }
+}
+
+void loop::on_readable(connection& c) {
+  const int fd = c.fd;
+  char buf[16384];
+  // A few reads per wake-up: enough for any request nginx sends, without letting one
+  // connection hold the loop.
+  for (int i = 0; i < 8; ++i) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      if (c.proto == protocol::http) {
+        c.http_parser.feed(buf, static_cast<std::size_t>(n));
+      } else if (!c.parser.feed(buf, static_cast<std::size_t>(n))) {
+        log::warn("fastcgi_protocol_error",
+                  {{"error", std::string(fastcgi::error_name(c.parser.last_error()))}});
+        close_conn(c);
+        return;
+      }
+      if (static_cast<std::size_t>(n) < sizeof buf) break;
+      continue;
+    }
+    if (n == 0) {
+      // nginx closed its end: nothing begun here can still be delivered.
+      close_conn(c);
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    close_conn(c);
+    return;
+  }
+  if (c.proto == protocol::http) {
+    take_http_requests(c);
+  } else {
+    take_fastcgi_requests(c);
+  }
+  if (!c.closed) flush(c);
+}
+
+void loop::take_fastcgi_requests(connection& c) {
+  std::string replies = c.parser.take_replies();
+  if (!replies.empty()) queue_out(c, replies);
+  while (auto req = c.parser.next_request()) {
+    reply_to to{c.fd, c.serial, protocol::fastcgi, req->id, req->keep_conn};
+    if (!req->keep_conn) c.close_when_done = true;
+    bool too_large = false;
+    http::request r = to_http(*req, too_large);
+    if (too_large) {
+      ++c.in_flight;
+      finish(c, encode(to, to_response(failure{reason::request_too_large})));
+    } else {
+      start_request(c, to, std::move(r));
+    }
+    if (c.closed) return;  // a failed write, or the last answer before a close
+  }
+}
+
+// One request at a time: the next is parsed only once the previous one is answered, so
+// answers leave in order even when one of them waited on a blocking thread.
+void loop::take_http_requests(connection& c) {
+  while (c.in_flight == 0 && !c.closed && !c.close_when_done) {
+    auto req = c.http_parser.next();
+    if (!req) {
+      if (c.http_parser.failed()) {
+        log::warn("http_protocol_error",
+                  {{"error", std::string(http1::error_name(c.http_parser.last_error()))}});
+        failure f{c.http_parser.last_error() == http1::error::body_too_large
+                      ? reason::request_too_large
+                      : reason::bad_request};
+        c.close_when_done = true;
+        ++c.in_flight;
+        finish(c, http1::encode_response(to_response(f), false));
+      }
+      return;
+    }
+    http::request& r = req->http;
+    reply_to to{c.fd, c.serial, protocol::http, 0, req->keep_alive};
+    if (!req->keep_alive) c.close_when_done = true;
+    // nginx names the client's address in a header it always sets itself (a client's
+    // header of that name is replaced, never passed).
+    auto addr = r.headers.find("x-cartgate-remote-addr");
+    if (addr != r.headers.end()) {
+      r.remote_addr = std::move(addr->second);
+      r.headers.erase(addr);
+    }
+    if (r.path != auth_path) {
+      // This socket serves the auth subrequest alone; everything else goes over FastCGI.
+      ++c.in_flight;
+      finish(c, encode(to, to_response(failure{reason::no_route})));
+      continue;
+    }
+    start_request(c, to, std::move(r));
+  }
+}
+
+void loop::start_request(connection& c, const reply_to& to, http::request r) {
+  ++c.in_flight;
+  if (svc.hot(r)) {
+    try {
+      db::no_wait_scope in_loop;
+      http::response res = svc.handle(r);
+      finish(c, encode(to, res));
+      return;
+    } catch (const db::would_block&) {
+      // Needs PostgreSQL: on to a thread that may wait, as if it had never been tried.
+    }
+  }
+  blocking.submit(job{this, to, std::move(r)});
+}
+
+void loop::finish(connection& c, const std::string& bytes) {
+  --c.in_flight;
+  queue_out(c, bytes);
+  flush(c);
+}
+
+void loop::queue_out(connection& c, const std::string& bytes) {
+  if (c.out_offset == c.out.size()) {
+    c.out.clear();
+    c.out_offset = 0;
+  }
+  c.out += bytes;
+}
+
+void loop::flush(connection& c) {
+  while (c.out_offset < c.out.size()) {
+    ssize_t n =
+        ::send(c.fd, c.out.data() + c.out_offset, c.out.size() - c.out_offset, MSG_NOSIGNAL);
+    if (n > 0) {
+      c.out_offset += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!c.watching_out) {
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLRDHUP | EPOLLOUT;
+        ev.data.ptr = &c;
+        ::epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &ev);
+        c.watching_out = true;
+      }
+      return;
+    }
+    close_conn(c);
+    return;
+  }
+  c.out.clear();
+  c.out_offset = 0;
+  if (c.watching_out) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.ptr = &c;
+    ::epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &ev);
+    c.watching_out = false;
+  }
+  if (c.in_flight == 0 && (c.close_when_done || (draining && !c.mid_request()))) close_conn(c);
+}
+
+void loop::close_conn(connection& c) {
+  if (c.closed) return;
+  c.closed = true;
+  ::epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
+  ::close(c.fd);
+  auto it = conns.find(c.fd);
+  graveyard.push_back(std::move(it->second));
+  conns.erase(it);
+}
+
+void loop::begin_drain() {
+  draining = true;
+  // What is already queued on the sockets was sent before the drain began: take it.
+  accept_ready(listen_fd, protocol::fastcgi);
+  accept_ready(auth_fd, protocol::http);
+  ::epoll_ctl(ep, EPOLL_CTL_DEL, listen_fd, nullptr);
+  if (auth_fd >= 0) ::epoll_ctl(ep, EPOLL_CTL_DEL, auth_fd, nullptr);
+  std::vector<connection*> idle;
+  for (auto& [_, c] : conns) {
+    if (c->idle()) idle.push_back(c.get());
+  }
+  for (auto* c : idle) close_conn(*c);
+  graveyard.clear();
+}
+
+void loop::run(const volatile std::sig_atomic_t* drain) {
+  ep = ::epoll_create1(EPOLL_CLOEXEC);
+  wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (ep < 0 || wake_fd < 0)
+    throw std::runtime_error(std::string("epoll/eventfd: ") + std::strerror(errno));
+  epoll_event ev{};
+  // Every loop of every worker waits on the same socket. EPOLLEXCLUSIVE wakes one
+  // waiter per new connection instead of all of them.
+  ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+  ev.data.ptr = nullptr;
+  if (::epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev) != 0) {
+    throw std::runtime_error(std::string("epoll_ctl: ") + std::strerror(errno));
+  }
+  if (auth_fd >= 0) {
+    epoll_event aev{};
+    aev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    aev.data.ptr = &auth_fd;
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, auth_fd, &aev) != 0) {
+      throw std::runtime_error(std::string("epoll_ctl: ") + std::strerror(errno));
+    }
+  }
+  epoll_event wev{};
+  wev.events = EPOLLIN;
+  wev.data.ptr = this;
+  ::epoll_ctl(ep, EPOLL_CTL_ADD, wake_fd, &wev);
+
+  epoll_event ready[64];
+  while (true) {
+    if (!draining && *drain) begin_drain();
+    if (draining && conns.empty()) break;
+    int n = ::epoll_wait(ep, ready, 64, 200);
+    if (n <= 0) {
+      // A timeout (or a signal). An exclusive wake-up goes to one waiter only, and if
+      // that one cannot run (a stopped or stalled process) a new connection would wait
+      // for the next arrival; so an idle loop also tries to accept now and then.
+      if (!draining) {
+        accept_ready(listen_fd, protocol::fastcgi);
+        accept_ready(auth_fd, protocol::http);
+      }
+      continue;
+    }
+    for (int i = 0; i < n; ++i) {
+      void* tag = ready[i].data.ptr;
+      if (tag == nullptr) {
+        if (!draining) accept_ready(listen_fd, protocol::fastcgi);
+        continue;
+      }
+      if (tag == &auth_fd) {
+        if (!draining) accept_ready(auth_fd, protocol::http);
+        continue;
+      }
+      if (tag == this) {
+        take_answers();
+        continue;
+      }
+      auto* c = static_cast<connection*>(tag);
+      if (c->closed) continue;  // closed earlier in this batch
+      std::uint32_t e = ready[i].events;
+      if (e & EPOLLOUT) {
+        flush(*c);
+        if (c->closed) continue;
+      }
+      if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable(*c);
+    }
+    graveyard.clear();
+  }
+  ::close(wake_fd);
+  ::close(ep);
+}
+
+}  // namespace
+
+struct front::impl {
+  impl(service& svc, int listen_fd, int auth_fd, int io_threads, int blocking)
+      : pool(svc, blocking) {
+    for (int i = 0; i < io_threads; ++i)
+      loops.push_back(std::make_unique<loop>(svc, listen_fd, auth_fd, pool));
+  }
+  blocking_threads pool;
+  std::vector<std::unique_ptr<loop>> loops;
+};
+
+front::front(service& svc, int listen_fd, int auth_fd, int io_threads, int blocking_threads)
+    : impl_(new impl(svc, listen_fd, auth_fd, io_threads, blocking_threads)) {}
+
+front::~front() { delete impl_; }
+
+void front::run(const volatile std::sig_atomic_t* drain) {
+  std::vector<std::thread> extra;
+  for (std::size_t i = 1; i < impl_->loops.size(); ++i) {
+    extra.emplace_back([this, i, drain] { impl_->loops[i]->run(drain); });
+  }
+  impl_->loops[0]->run(drain);
+  for (auto& t : extra) t.join();
+  // Every loop has seen all its answers, so the blocking threads are idle.
+  impl_->pool.stop();
+}
+
+}  // namespace cartgate
