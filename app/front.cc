@@ -19,9 +19,9 @@
 
 #include "db.h"
 #include "errors.h"
-#include "fastcgi.h"
+#include "wire/fastcgi.h"
 #include "http.h"
-#include "http1.h"
+#include "wire/http1.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -218,6 +218,10 @@ struct loop {
   std::vector<std::unique_ptr<connection>> graveyard;
   std::mutex answers_mu;
   std::vector<answer> answers;
+  // Jobs handed to the blocking threads whose answers this loop has not yet taken (also
+  // those whose connection has gone): the loop outlives every one of them, since their
+  // answers are posted to it.
+  int pending_jobs = 0;
 
  private:
   void accept_ready(int fd, protocol proto);
@@ -268,6 +272,7 @@ void loop::take_answers() {
     batch.swap(answers);
   }
   for (auto& a : batch) {
+    --pending_jobs;
     auto it = conns.find(a.to.fd);
     if (it == conns.end() || it->second->serial != a.to.serial) continue;  // nginx went away
     connection& c = *it->second;
@@ -410,6 +415,7 @@ void loop::start_request(connection& c, const reply_to& to, http::request r) {
       // Needs PostgreSQL: on to a thread that may wait, as if it had never been tried.
     }
   }
+  ++pending_jobs;
   blocking.submit(job{this, to, std::move(r)});
 }
 
@@ -515,7 +521,7 @@ void loop::run(const volatile std::sig_atomic_t* drain) {
   epoll_event ready[64];
   while (true) {
     if (!draining && *drain) begin_drain();
-    if (draining && conns.empty()) break;
+    if (draining && conns.empty() && pending_jobs == 0) break;
     int n = ::epoll_wait(ep, ready, 64, 200);
     if (n <= 0) {
       // A timeout (or a signal). An exclusive wake-up goes to one waiter only, and if

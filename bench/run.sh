@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# cartgate's benchmark: wrk through the local stack's nginx (deploy/local/up), three
+# cartgate's benchmark: wrk through the local stack's nginx (deploy/local/up), five
 # targets measured alternately in the same run so the machine's state is shared:
 #
-#   static    GET  /bench/static.json                      nginx alone: the ceiling
-#   cart      GET  /wp-json/cocart/v2/cart  (Bearer)       auth_request → cartgate →
-#                                                           stand-in upstream
-#   validate  POST /wp-json/cocart/jwt/validate-token      cartgate through FastCGI
+#   static     GET  /bench/static.json                     nginx alone: the ceiling
+#   cart       GET  /wp-json/cocart/v2/cart  (Bearer)      auth_request → cartgate's auth
+#                                                          socket → stand-in (unix socket)
+#   cart_tcp   GET  /bench/cart-tcp          (Bearer)      the same, stand-in over TCP
+#   free_auth  GET  /bench/cart-free-auth                  the cart route with an auth
+#                                                          subrequest nginx answers itself:
+#                                                          what cart would reach if cartgate
+#                                                          cost nothing
+#   validate   POST /wp-json/cocart/jwt/validate-token     cartgate through FastCGI
 #
-# Order: static, cart, validate, repeated ROUNDS times, then static once more. Prints
-# req/s, p50 and p99 of every run, the mean per target, and the ratio to static.
+# Order: static, cart, cart_tcp, free_auth, validate, repeated ROUNDS times, then static
+# once more. Prints req/s, p50 and p99 of every run, the mean per target, and the ratio
+# to static.
 #
 #   bash bench/run.sh                     # 64 connections, 2 threads, 10 s per run, 2 rounds
 #   bash bench/run.sh -d 5 -r 1 --json    # shorter; JSON summary on stdout
@@ -32,7 +38,7 @@ while (($#)); do
     -t) THREADS=$2; shift 2 ;;
     -r) ROUNDS=$2; shift 2 ;;
     --json) JSON=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -77,6 +83,8 @@ check() {
 }
 check "$BASE/bench/static.json"
 check -H "Authorization: Bearer $TOKEN" "$BASE/wp-json/cocart/v2/cart"
+check -H "Authorization: Bearer $TOKEN" "$BASE/bench/cart-tcp"
+check "$BASE/bench/cart-free-auth"
 check -X POST -H "Authorization: Bearer $TOKEN" "$BASE/wp-json/cocart/jwt/validate-token"
 
 # wrk's latency figures come as 812.00us / 1.23ms / 1.01s: to milliseconds.
@@ -94,6 +102,10 @@ run_one() {
     static) out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$BASE/bench/static.json") ;;
     cart) out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
                   -H "Authorization: Bearer $TOKEN" "$BASE/wp-json/cocart/v2/cart") ;;
+    cart_tcp) out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
+                      -H "Authorization: Bearer $TOKEN" "$BASE/bench/cart-tcp") ;;
+    free_auth) out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
+                       -H "Authorization: Bearer $TOKEN" "$BASE/bench/cart-free-auth") ;;
     validate) out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
                       -s "$ROOT/bench/validate.lua" "$BASE/wp-json/cocart/jwt/validate-token") ;;
   esac
@@ -104,13 +116,13 @@ run_one() {
   bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
   bad=${bad:-0}
   RESULTS+=("$target $rps $p50 $p99 $bad")
-  printf '%-9s %12s req/s   p50 %8s ms   p99 %8s ms   non-2xx %s\n' "$target" "$rps" "$p50" "$p99" "$bad" >&2
+  printf '%-10s %12s req/s   p50 %8s ms   p99 %8s ms   non-2xx %s\n' "$target" "$rps" "$p50" "$p99" "$bad" >&2
   ((bad == 0)) || say "warning: $target had $bad non-2xx answers"
 }
 
 say "wrk: $CONNECTIONS connections, $THREADS threads, ${DURATION}s per run, $ROUNDS rounds; $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((round = 1; round <= ROUNDS; round++)); do
-  for target in static cart validate; do run_one "$target"; done
+  for target in static cart cart_tcp free_auth validate; do run_one "$target"; done
 done
 run_one static
 
@@ -119,15 +131,15 @@ SUMMARY=$(printf '%s\n' "${RESULTS[@]}" | awk '
   { n[$1]++; rps[$1] += $2; p50[$1] += $3; p99[$1] += $4; if ($4 > max99[$1]) max99[$1] = $4; bad[$1] += $5 }
   END {
     for (t in n) { rps[t] /= n[t]; p50[t] /= n[t]; p99[t] /= n[t] }
-    split("static cart validate", order, " ")
-    for (i = 1; i <= 3; i++) { t = order[i]
+    split("static cart cart_tcp free_auth validate", order, " ")
+    for (i = 1; i <= 5; i++) { t = order[i]
       printf "%s %.0f %.3f %.3f %.3f %.3f %d %d\n", t, rps[t], p50[t], p99[t], max99[t], rps[t] / rps["static"], bad[t], n[t] }
   }')
 
 echo
-printf '%-9s %10s %9s %9s %13s %9s\n' target "req/s" "p50 ms" "p99 ms" "worst p99 ms" "/ static"
+printf '%-10s %10s %9s %9s %13s %9s\n' target "req/s" "p50 ms" "p99 ms" "worst p99 ms" "/ static"
 while read -r t r p50 p99 w ratio bad n; do
-  printf '%-9s %10s %9s %9s %13s %9s\n' "$t" "$r" "$p50" "$p99" "$w" "$ratio"
+  printf '%-10s %10s %9s %9s %13s %9s\n' "$t" "$r" "$p50" "$p99" "$w" "$ratio"
 done <<<"$SUMMARY"
 
 if ((JSON)); then

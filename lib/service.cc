@@ -59,6 +59,15 @@ service::service(config cfg)
 service::~service() { stop(); }
 
 void service::start() {
+  // The stored policy before the first request, so a fresh worker never answers with the
+  // defaults of options that are set. With the database away it starts on the defaults
+  // and the listener loads the policy as soon as it connects.
+  try {
+    auto conn = pool_.acquire();
+    reload_policy(*conn);
+  } catch (const std::exception& e) {
+    log::warn("options_not_loaded_at_start", {{"error", e.what()}});
+  }
   listener_.start();
   if (outbox_) outbox_->start();
 }

@@ -214,6 +214,9 @@ nginx_up() {
   if [[ -s $S/nginx/nginx.pid ]] && kill -0 "$(cat "$S/nginx/nginx.pid")" 2>/dev/null; then
     "${nginx[@]}" -s reload
   else
+    # A socket file left by an nginx that did not stop cleanly would block the bind.
+    mkdir -p "$S/run"
+    rm -f "$S/run/storefront.sock"
     "${nginx[@]}"
   fi
 }

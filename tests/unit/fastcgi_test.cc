@@ -1,7 +1,7 @@
 // FastCGI 1.0 responder role (lib/fastcgi.h): the parser fed what nginx sends, in every
 // split and with hostile bytes, and the encoder read back by a record reader of our own.
 // Section numbers cite the FastCGI 1.0 specification.
-#include "fastcgi.h"
+#include "wire/fastcgi.h"
 
 #include <gtest/gtest.h>
 

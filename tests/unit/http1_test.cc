@@ -2,7 +2,7 @@
 // sends, in every split, with every malformed line we could think of and with hostile
 // bytes, and the response encoder read back by a response reader of our own. Section
 // numbers cite RFC 9112 (HTTP/1.1) unless RFC 9110 (HTTP semantics) is named.
-#include "http1.h"
+#include "wire/http1.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "fastcgi.h"
+#include "wire/fastcgi.h"
 
 #include <algorithm>
 

@@ -1,7 +1,7 @@
 // FastCGI, the responder role, as nginx speaks it (FastCGI 1.0 specification): bytes
 // from a connection in, complete requests out; a response in, records out. No sockets
 // here, so every split of the stream, every hostile record and every bound is tested on
-// its own (tests/unit/fastcgi_test.cc); app/fcgi_server.cc owns the connections.
+// its own (tests/unit/fastcgi_test.cc); app/front.cc owns the connections.
 //
 //   fastcgi::parser p(64 * 1024);            // STDIN bytes kept per request
 //   if (!p.feed(buf, n)) close(fd);          // protocol error: p.error() says which
