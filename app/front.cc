@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -19,16 +21,17 @@
 
 #include "db.h"
 #include "errors.h"
-#include "wire/fastcgi.h"
 #include "http.h"
-#include "wire/http1.h"
 #include "log.h"
 #include "metrics.h"
+#include "wire/fastcgi.h"
+#include "wire/http1.h"
 
 namespace cartgate {
 namespace {
 
 constexpr std::string_view auth_path = "/_cartgate/auth";
+constexpr std::chrono::milliseconds drain_grace{500};
 
 std::string lower_media_type(std::string ct) {
   auto semi = ct.find(';');
@@ -122,6 +125,11 @@ struct reply_to {
   bool keep;         // FCGI_KEEP_CONN / HTTP keep-alive
 };
 
+bool unread_bytes(int fd) {
+  int pending = 0;
+  return ::ioctl(fd, FIONREAD, &pending) == 0 && pending > 0;
+}
+
 std::string encode(const reply_to& to, const http::response& res) {
   if (to.proto == protocol::http) return http1::encode_response(res, to.keep);
   return fastcgi::encode_response(to.id, cgi_text(res));
@@ -136,7 +144,7 @@ struct job {
 
 struct answer {
   reply_to to;
-  std::string bytes;
+  http::response response;  // framed by the loop, which knows whether it is draining
 };
 
 class blocking_threads {
@@ -190,6 +198,7 @@ struct connection {
   bool close_when_done = false;  // a request came without FCGI_KEEP_CONN
   bool watching_out = false;     // EPOLLOUT armed
   bool closed = false;           // closed; freed after the current batch of events
+  bool answered_in_drain = false;
 
   bool mid_request() const {
     return proto == protocol::http ? http_parser.mid_request() : parser.mid_request();
@@ -222,6 +231,11 @@ struct loop {
   // those whose connection has gone): the loop outlives every one of them, since their
   // answers are posted to it.
   int pending_jobs = 0;
+  // Draining: idle kept-alive connections get a short grace before they are closed, so
+  // a request nginx is sending on one right now is served rather than cut off; a
+  // connection that carries a request meanwhile is closed after its answer.
+  std::chrono::steady_clock::time_point idle_close_at;
+  bool idle_closing = false;
 
  private:
   void accept_ready(int fd, protocol proto);
@@ -229,12 +243,13 @@ struct loop {
   void take_fastcgi_requests(connection& c);
   void take_http_requests(connection& c);
   void start_request(connection& c, const reply_to& to, http::request r);
-  void finish(connection& c, const std::string& bytes);
+  void finish(connection& c, reply_to to, const http::response& res);
   void queue_out(connection& c, const std::string& bytes);
   void flush(connection& c);  // may close c
   void close_conn(connection& c);
   void take_answers();
   void begin_drain();
+  void close_idle();
 };
 
 void blocking_threads::work() {
@@ -247,8 +262,7 @@ void blocking_threads::work() {
       j = std::move(queue_.front());
       queue_.pop_front();
     }
-    http::response res = svc_.handle(j.request);
-    j.owner->post(answer{j.to, encode(j.to, res)});
+    j.owner->post(answer{j.to, svc_.handle(j.request)});
   }
 }
 
@@ -276,7 +290,7 @@ void loop::take_answers() {
     auto it = conns.find(a.to.fd);
     if (it == conns.end() || it->second->serial != a.to.serial) continue;  // nginx went away
     connection& c = *it->second;
-    finish(c, a.bytes);
+    finish(c, a.to, a.response);
     // The next request of an HTTP connection waited for this answer.
     if (!c.closed && c.proto == protocol::http) take_http_requests(c);
   }
@@ -357,7 +371,7 @@ void loop::take_fastcgi_requests(connection& c) {
     http::request r = to_http(*req, too_large);
     if (too_large) {
       ++c.in_flight;
-      finish(c, encode(to, to_response(failure{reason::request_too_large})));
+      finish(c, to, to_response(failure{reason::request_too_large}));
     } else {
       start_request(c, to, std::move(r));
     }
@@ -379,7 +393,7 @@ void loop::take_http_requests(connection& c) {
                       : reason::bad_request};
         c.close_when_done = true;
         ++c.in_flight;
-        finish(c, http1::encode_response(to_response(f), false));
+        finish(c, reply_to{c.fd, c.serial, protocol::http, 0, false}, to_response(f));
       }
       return;
     }
@@ -396,7 +410,7 @@ void loop::take_http_requests(connection& c) {
     if (r.path != auth_path) {
       // This socket serves the auth subrequest alone; everything else goes over FastCGI.
       ++c.in_flight;
-      finish(c, encode(to, to_response(failure{reason::no_route})));
+      finish(c, to, to_response(failure{reason::no_route}));
       continue;
     }
     start_request(c, to, std::move(r));
@@ -408,8 +422,7 @@ void loop::start_request(connection& c, const reply_to& to, http::request r) {
   if (svc.hot(r)) {
     try {
       db::no_wait_scope in_loop;
-      http::response res = svc.handle(r);
-      finish(c, encode(to, res));
+      finish(c, to, svc.handle(r));
       return;
     } catch (const db::would_block&) {
       // Needs PostgreSQL: on to a thread that may wait, as if it had never been tried.
@@ -419,9 +432,15 @@ void loop::start_request(connection& c, const reply_to& to, http::request r) {
   blocking.submit(job{this, to, std::move(r)});
 }
 
-void loop::finish(connection& c, const std::string& bytes) {
+void loop::finish(connection& c, reply_to to, const http::response& res) {
   --c.in_flight;
-  queue_out(c, bytes);
+  if (draining) {
+    // The last answer on this connection: over HTTP nginx is told so (Connection:
+    // close) and will not reuse it; over FastCGI it is closed once written.
+    to.keep = false;
+    c.answered_in_drain = true;
+  }
+  queue_out(c, encode(to, res));
   flush(c);
 }
 
@@ -464,7 +483,17 @@ void loop::flush(connection& c) {
     ::epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &ev);
     c.watching_out = false;
   }
-  if (c.in_flight == 0 && (c.close_when_done || (draining && !c.mid_request()))) close_conn(c);
+  if (c.in_flight > 0) return;
+  // The peer asked for it (no keep-alive), or its request could not be parsed.
+  if (c.close_when_done) {
+    close_conn(c);
+    return;
+  }
+  // Draining: after the connection's answer, or once the grace is over. A request nginx
+  // has begun sending is served, not cut off: closing with unread bytes would reset the
+  // connection under it.
+  if ((c.answered_in_drain || idle_closing) && !c.mid_request() && !unread_bytes(c.fd))
+    close_conn(c);
 }
 
 void loop::close_conn(connection& c) {
@@ -484,9 +513,14 @@ void loop::begin_drain() {
   accept_ready(auth_fd, protocol::http);
   ::epoll_ctl(ep, EPOLL_CTL_DEL, listen_fd, nullptr);
   if (auth_fd >= 0) ::epoll_ctl(ep, EPOLL_CTL_DEL, auth_fd, nullptr);
+  idle_close_at = std::chrono::steady_clock::now() + drain_grace;
+}
+
+void loop::close_idle() {
+  idle_closing = true;
   std::vector<connection*> idle;
   for (auto& [_, c] : conns) {
-    if (c->idle()) idle.push_back(c.get());
+    if (c->idle() && !unread_bytes(c->fd)) idle.push_back(c.get());
   }
   for (auto* c : idle) close_conn(*c);
   graveyard.clear();
@@ -521,8 +555,17 @@ void loop::run(const volatile std::sig_atomic_t* drain) {
   epoll_event ready[64];
   while (true) {
     if (!draining && *drain) begin_drain();
+    int timeout_ms = 200;
+    if (draining && !idle_closing) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          idle_close_at - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        close_idle();
+      else
+        timeout_ms = static_cast<int>(std::min<long>(left.count(), 200));
+    }
     if (draining && conns.empty() && pending_jobs == 0) break;
-    int n = ::epoll_wait(ep, ready, 64, 200);
+    int n = ::epoll_wait(ep, ready, 64, timeout_ms);
     if (n <= 0) {
       // A timeout (or a signal). An exclusive wake-up goes to one waiter only, and if
       // that one cannot run (a stopped or stalled process) a new connection would wait

@@ -20,9 +20,13 @@
 // yet cached, or a rate limit to count, throws db::would_block before anything was done,
 // and the request moves to a blocking thread.
 //
-// Draining: the loop takes the connections already queued on the listening socket,
-// stops accepting, closes idle connections, lets every request it has begun finish
-// (including one whose body is still arriving), then returns.
+// Draining: the loop takes the connections already queued on the listening sockets and
+// stops accepting. For a short grace (500 ms) it still serves what nginx sends on its
+// open connections, closing each one after that answer (over HTTP with "Connection:
+// close", so nginx does not reuse it); then it closes the idle ones. Every request it
+// has begun finishes, including one whose body is still arriving; then it returns.
+// (A kept-alive connection closed while nginx writes a request on it is the one race
+// keep-alive has; nginx retries an idempotent request on a fresh connection.)
 #pragma once
 
 #include <csignal>

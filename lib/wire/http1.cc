@@ -140,8 +140,9 @@ std::optional<request> parser::next() {
     }
     std::string name = lower(field.substr(0, colon));
     std::string_view value = trim(field.substr(colon + 1));
-    if (value.find_first_of("\r\n") != std::string_view::npos ||
-        value.find('\0') != std::string_view::npos) {
+    // A bare CR or LF, or a NUL, inside a value (one plain pass: values are short).
+    if (std::any_of(value.begin(), value.end(),
+                    [](char ch) { return ch == '\r' || ch == '\n' || ch == '\0'; })) {
       error_ = error::bad_header;
       return std::nullopt;
     }

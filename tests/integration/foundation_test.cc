@@ -305,6 +305,58 @@ TEST(Pool, SighupReplacesWorkersWithoutDroppingRequests) {
   EXPECT_TRUE(WIFEXITED(b.stop()));
 }
 
+// The guarded cart route rides on kept-alive connections to the auth socket: a SIGHUP
+// swaps the workers under them without a refused request.
+TEST(Pool, SighupKeepsGuardedRoutesAnswering) {
+  pool_b b;
+  b.start();
+  const auto before = b.workers();
+  auto s = login_ok(make_user());
+  http_options o = on_port(pool_b::port());
+  o.bearer = s.access;
+  ASSERT_EQ(http(cart_path, o).status, 200);
+
+  load steady(4, [o] { return http(cart_path, o); });
+  std::this_thread::sleep_for(300ms);
+  b.signal(SIGHUP);
+  bool replaced = eventually([&] {
+    auto now = b.workers();
+    return now.size() == before.size() &&
+           std::none_of(now.begin(), now.end(), [&](int p) { return contains(before, p); });
+  });
+  std::this_thread::sleep_for(500ms);
+  auto statuses = steady.stop();
+
+  EXPECT_TRUE(replaced) << "workers before SIGHUP are still there";
+  EXPECT_EQ(count(statuses, 200), total(statuses)) << describe(statuses);
+  EXPECT_GE(count(statuses, 200), 10) << describe(statuses);
+  EXPECT_TRUE(WIFEXITED(b.stop()));
+}
+
+// nginx keeps idle connections to both sockets; a drain closes them instead of waiting
+// for nginx to, so SIGTERM still ends the pool promptly.
+TEST(Pool, SigtermClosesIdleKeptAliveConnections) {
+  pool_b b;
+  b.start();
+  auto s = login_ok(make_user());
+  http_options o = on_port(pool_b::port());
+  o.bearer = s.access;
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(http(cart_path, o).status, 200);
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(http(health_path, on_port(pool_b::port())).status, 200);
+  const std::string auth_socket =
+      pool_b::socket_path().substr(0, pool_b::socket_path().size() - 5) + "-auth.sock";
+  EXPECT_GE(unix_connections(auth_socket), 1) << "no kept-alive connection to the auth socket";
+  EXPECT_GE(unix_connections(pool_b::socket_path()), 1) << "no kept-alive FastCGI connection";
+  b.signal(SIGTERM);
+  int status = b.wait_exit(5000ms);
+  ASSERT_NE(status, -1) << "pool B still running 5 s after SIGTERM";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "wait status " << status;
+  // Guarded and FastCGI routes of the stopped pool answer 503 in the contract's shape.
+  EXPECT_TRUE(is_error(http(cart_path, o), 503, "cocart_service_unavailable"));
+  EXPECT_TRUE(is_error(http(health_path, on_port(pool_b::port())), 503, "cocart_service_unavailable"));
+}
+
+
 // SIGHUP re-reads the configuration: a new worker count takes effect; a file that no
 // longer loads keeps the running settings and the pool keeps answering.
 TEST(Pool, SighupRereadsTheConfigurationAndKeepsItWhenBroken) {
