@@ -10,7 +10,7 @@ packages=(
   libcli11-dev libtomlplusplus-dev libhowardhinnant-date-dev tzdata
   libgtest-dev libgmock-dev
   postgresql postgresql-client nginx-light tor-geoipdb
-  oathtool python3 python3-jwt python3-cryptography python3-aiosmtpd python3-passlib python3-bcrypt wrk
+  oathtool libfcgi-bin python3 python3-jwt python3-cryptography python3-aiosmtpd python3-passlib python3-bcrypt wrk
 )
 
 missing=()

@@ -171,6 +171,30 @@ TEST(Front, AuthSocketAnswersTheAuthSubrequestOnAKeptConnection) {
   EXPECT_EQ(allowed.find("Connection: close"), std::string::npos) << allowed;
 }
 
+// libfcgi's own client (cgi-fcgi, Debian's libfcgi-bin) against cartgate's FastCGI
+// responder: an implementation other than nginx's on the other end of the wire.
+TEST(Front, LibfcgiClientGetsAnswersFromTheFastcgiSocket) {
+  const std::vector<std::string> cgi_env = {
+      "REQUEST_METHOD=GET", "DOCUMENT_URI=/wp-json/cartgate/v1/health",
+      "REQUEST_URI=/wp-json/cartgate/v1/health", "QUERY_STRING=", "REMOTE_ADDR=127.0.0.1",
+      "SCRIPT_FILENAME=/wp-json/cartgate/v1/health"};
+  auto health = run({"/usr/bin/cgi-fcgi", "-bind", "-connect", env("CARTGATE_TEST_SOCKET")}, "", cgi_env);
+  ASSERT_EQ(health.status, 0) << health.err;
+  EXPECT_EQ(health.out.rfind("Status: 200 OK\r\n", 0), 0u) << health.out;
+  EXPECT_NE(health.out.find("Content-Type: application/json"), std::string::npos) << health.out;
+  EXPECT_NE(health.out.find("\"status\":\"ok\""), std::string::npos) << health.out;
+
+  // A body sent as STDIN: a malformed login is answered rest_invalid_json.
+  std::vector<std::string> post_env = {"REQUEST_METHOD=POST", "DOCUMENT_URI=/wp-json/cocart/v2/login",
+                                       "REQUEST_URI=/wp-json/cocart/v2/login", "QUERY_STRING=",
+                                       "REMOTE_ADDR=127.0.0.1", "CONTENT_TYPE=application/json",
+                                       "CONTENT_LENGTH=8", "SCRIPT_FILENAME=/login"};
+  auto bad = run({"/usr/bin/cgi-fcgi", "-bind", "-connect", env("CARTGATE_TEST_SOCKET")}, "{\"user\":", post_env);
+  ASSERT_EQ(bad.status, 0) << bad.err;
+  EXPECT_EQ(bad.out.rfind("Status: 400 Bad Request\r\n", 0), 0u) << bad.out;
+  EXPECT_NE(bad.out.find("rest_invalid_json"), std::string::npos) << bad.out;
+}
+
 TEST(Front, AuthSocketServesNoOtherRoute) {
   raw_connection c(auth_socket());
   c.send(auth_request("/wp-json/cocart/v2/login"));
