@@ -33,14 +33,6 @@ namespace {
 constexpr std::string_view auth_path = "/_cartgate/auth";
 constexpr std::chrono::milliseconds drain_grace{500};
 
-std::string lower_media_type(std::string ct) {
-  auto semi = ct.find(';');
-  if (semi != std::string::npos) ct.erase(semi);
-  while (!ct.empty() && ct.back() == ' ') ct.pop_back();
-  std::transform(ct.begin(), ct.end(), ct.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ct;
-}
 
 // The CGI view of the FastCGI params, as the routes expect it. too_large: the body is
 // over the contract's bound (declared or received), answered 413 without a route.
@@ -65,7 +57,7 @@ http::request to_http(fastcgi::request& in, bool& too_large) {
     } else if (name == "REMOTE_ADDR") {
       r.remote_addr = std::move(value);
     } else if (name == "CONTENT_TYPE") {
-      r.content_type = lower_media_type(std::move(value));
+      r.content_type = http::media_type(value);
     } else if (name == "CONTENT_LENGTH") {
       length_text = std::move(value);
     }
@@ -100,13 +92,7 @@ std::string cgi_text(const http::response& res) {
     out += res.content_type;
     out += "\r\n";
   }
-  out += "Cache-Control: no-store\r\n";
-  for (auto& h : res.headers) {
-    out += h.name;
-    out += ": ";
-    out += h.value;
-    out += "\r\n";
-  }
+  http::append_header_lines(out, res);
   out += "\r\n";
   if (res.status != 204) out += res.body;
   return out;

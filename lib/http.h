@@ -66,4 +66,11 @@ response json_response(int status, const Json::Value& body);
 
 std::string_view status_text(int status);
 
+// "type/subtype" of a Content-Type value, lower-cased, parameters dropped.
+std::string media_type(std::string_view content_type);
+
+// The header lines every answer carries, whatever the transport: Cache-Control: no-store
+// and the response's own headers, each ending in CRLF.
+void append_header_lines(std::string& out, const response& res);
+
 }  // namespace cartgate::http

@@ -44,10 +44,6 @@ bool has_token(std::string_view list, std::string_view token) {
   return false;
 }
 
-std::string lower_media_type(std::string_view ct) {
-  ct = trim(ct.substr(0, ct.find(';')));
-  return lower(ct);
-}
 
 }  // namespace
 
@@ -187,7 +183,7 @@ std::optional<request> parser::next() {
       out.keep_alive = true;
   }
   if (auto it = r.headers.find("content-type"); it != r.headers.end())
-    r.content_type = lower_media_type(it->second);
+    r.content_type = http::media_type(it->second);
   offset_ += head_end + 4 + length;
   if (offset_ == buffer_.size()) {
     buffer_.clear();
@@ -213,13 +209,7 @@ std::string encode_response(const http::response& res, bool keep_alive) {
     out += std::to_string(res.body.size());
     out += "\r\n";
   }
-  out += "Cache-Control: no-store\r\n";
-  for (auto& h : res.headers) {
-    out += h.name;
-    out += ": ";
-    out += h.value;
-    out += "\r\n";
-  }
+  http::append_header_lines(out, res);
   if (!keep_alive) out += "Connection: close\r\n";
   out += "\r\n";
   if (has_body) out += res.body;

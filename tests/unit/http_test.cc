@@ -84,5 +84,23 @@ TEST(Http, UrlDecodeLeavesBrokenEscapesAlone) {
   EXPECT_EQ(url_decode("a+b", true), "a b");
 }
 
+TEST(Http, MediaTypeIsLowerCasedWithoutParameters) {
+  EXPECT_EQ(media_type("Application/JSON; charset=UTF-8"), "application/json");
+  EXPECT_EQ(media_type("  application/x-www-form-urlencoded  "), "application/x-www-form-urlencoded");
+  EXPECT_EQ(media_type(""), "");
+  EXPECT_EQ(media_type("; charset=utf-8"), "");
+}
+
+TEST(Http, EveryAnswerCarriesNoStoreAndItsOwnHeadersInOrder) {
+  response res;
+  res.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+  res.set_header("X-RateLimit-Limit", "2");
+  std::string out;
+  append_header_lines(out, res);
+  EXPECT_EQ(out,
+            "Cache-Control: no-store\r\nWWW-Authenticate: Bearer error=\"invalid_token\"\r\n"
+            "X-RateLimit-Limit: 2\r\n");
+}
+
 }  // namespace
 }  // namespace cartgate::http
