@@ -32,7 +32,11 @@ namespace {
 
 constexpr std::string_view auth_path = "/_cartgate/auth";
 constexpr std::chrono::milliseconds drain_grace{500};
-
+// nginx sends one request at a time per connection; a peer that queues more than this
+// on one connection (FastCGI requests begun, or HTTP bytes waiting behind an unanswered
+// request) is cut off rather than buffered without end.
+constexpr int max_in_flight_per_connection = 8;
+constexpr std::size_t max_http_backlog = http1::max_head_bytes + http::max_body_bytes;
 
 // The CGI view of the FastCGI params, as the routes expect it. too_large: the body is
 // over the contract's bound (declared or received), answered 413 without a route.
@@ -320,6 +324,11 @@ void loop::on_readable(connection& c) {
     if (n > 0) {
       if (c.proto == protocol::http) {
         c.http_parser.feed(buf, static_cast<std::size_t>(n));
+        if (c.in_flight > 0 && c.http_parser.buffered() > max_http_backlog) {
+          log::warn("http_backlog_exceeded");
+          close_conn(c);
+          return;
+        }
       } else if (!c.parser.feed(buf, static_cast<std::size_t>(n))) {
         log::warn("fastcgi_protocol_error",
                   {{"error", std::string(fastcgi::error_name(c.parser.last_error()))}});
@@ -351,6 +360,11 @@ void loop::take_fastcgi_requests(connection& c) {
   std::string replies = c.parser.take_replies();
   if (!replies.empty()) queue_out(c, replies);
   while (auto req = c.parser.next_request()) {
+    if (c.in_flight >= max_in_flight_per_connection) {
+      log::warn("fastcgi_too_many_in_flight");
+      close_conn(c);
+      return;
+    }
     reply_to to{c.fd, c.serial, protocol::fastcgi, req->id, req->keep_conn};
     if (!req->keep_conn) c.close_when_done = true;
     bool too_large = false;

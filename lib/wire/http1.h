@@ -45,6 +45,8 @@ class parser {
   error last_error() const { return error_; }
   // Bytes of an unfinished request are buffered.
   bool mid_request() const { return buffer_.size() > offset_; }
+  // Bytes received and not yet returned as a request.
+  std::size_t buffered() const { return buffer_.size() - offset_; }
 
  private:
   std::string buffer_;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "auth_helpers.h"
+#include "wire/fastcgi.h"
 #include "support/stack.h"
 
 namespace cartgate::test {
@@ -193,6 +194,41 @@ TEST(Front, LibfcgiClientGetsAnswersFromTheFastcgiSocket) {
   ASSERT_EQ(bad.status, 0) << bad.err;
   EXPECT_EQ(bad.out.rfind("Status: 400 Bad Request\r\n", 0), 0u) << bad.out;
   EXPECT_NE(bad.out.find("rest_invalid_json"), std::string::npos) << bad.out;
+}
+
+// nginx never has two requests in flight on one FastCGI connection; a peer that queues
+// many that must wait (logins go to the blocking threads) is cut off, not buffered.
+TEST(Front, FastcgiPeerQueueingManyRequestsOnOneConnectionIsCutOff) {
+  std::string burst;
+  constexpr int requests = 12;
+  for (int i = 0; i < requests; ++i) {
+    const auto id = static_cast<std::uint16_t>(i + 1);
+    // BEGIN_REQUEST: role 1 (responder), flags 1 (keep the connection).
+    fastcgi::append_record(burst, fastcgi::begin_request, id, std::string_view("\0\1\1\0\0\0\0\0", 8));
+    std::string params;
+    fastcgi::encode_pair(params, "REQUEST_METHOD", "POST");
+    fastcgi::encode_pair(params, "DOCUMENT_URI", "/wp-json/cocart/v2/login");
+    fastcgi::encode_pair(params, "REMOTE_ADDR", "198.51.100.77");
+    fastcgi::encode_pair(params, "CONTENT_LENGTH", "0");
+    fastcgi::append_record(burst, fastcgi::params, id, params);
+    fastcgi::append_record(burst, fastcgi::params, id, {});
+    fastcgi::append_record(burst, fastcgi::stdin_record, id, {});
+  }
+  raw_connection c(env("CARTGATE_TEST_SOCKET"));
+  c.send(burst);
+  // Read until the worker closes: fewer END_REQUEST records than requests came back.
+  std::string got;
+  for (std::string part; !(part = c.read_response()).empty();) got += part;
+  int ends = 0;
+  for (std::size_t pos = 0; pos + 8 <= got.size();) {
+    auto type = static_cast<unsigned char>(got[pos + 1]);
+    std::size_t length = (static_cast<unsigned char>(got[pos + 4]) << 8) | static_cast<unsigned char>(got[pos + 5]);
+    std::size_t padding = static_cast<unsigned char>(got[pos + 6]);
+    if (type == fastcgi::end_request) ++ends;
+    pos += 8 + length + padding;
+  }
+  EXPECT_LT(ends, requests) << "every queued request was answered";
+  EXPECT_TRUE(c.closed_by_peer());
 }
 
 TEST(Front, AuthSocketServesNoOtherRoute) {
