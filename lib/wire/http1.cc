@@ -77,8 +77,10 @@ void parser::feed(const char* bytes, std::size_t n) {
 std::optional<request> parser::next() {
   if (failed()) return std::nullopt;
   std::string_view rest(buffer_.data() + offset_, buffer_.size() - offset_);
-  std::size_t head_end = rest.find("\r\n\r\n");
+  // Resume 3 bytes before where the last search stopped: the terminator may straddle.
+  std::size_t head_end = rest.find("\r\n\r\n", scanned_ > 3 ? scanned_ - 3 : 0);
   if (head_end == std::string_view::npos) {
+    scanned_ = rest.size();
     if (rest.size() > max_head_bytes) error_ = error::head_too_large;
     return std::nullopt;
   }
@@ -185,6 +187,7 @@ std::optional<request> parser::next() {
   if (auto it = r.headers.find("content-type"); it != r.headers.end())
     r.content_type = http::media_type(it->second);
   offset_ += head_end + 4 + length;
+  scanned_ = 0;
   if (offset_ == buffer_.size()) {
     buffer_.clear();
     offset_ = 0;

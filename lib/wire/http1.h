@@ -51,6 +51,9 @@ class parser {
  private:
   std::string buffer_;
   std::size_t offset_ = 0;
+  // How much of the unparsed head has been searched for its blank line already, so a
+  // head arriving a byte at a time is scanned once, not once per byte.
+  std::size_t scanned_ = 0;
   error error_ = error::none;
 };
 
