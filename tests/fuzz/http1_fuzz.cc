@@ -10,6 +10,7 @@
 
 #include "http.h"
 #include "wire/http1.h"
+#include "chunker.h"
 
 namespace http = cartgate::http;
 namespace http1 = cartgate::http1;
@@ -85,31 +86,6 @@ void drain(http1::parser& p, outcome& out) {
   }
 }
 
-// Chunk sizes from one control byte: 1..64 bytes, either fixed or varying by a small
-// generator, times 1024 when the top bit is set so large heads arrive in few pieces.
-class chunker {
- public:
-  explicit chunker(std::uint8_t control)
-      : base_(1 + (control & 63)),
-        varying_((control & 0x40) != 0),
-        scale_((control & 0x80) != 0 ? 1024 : 1),
-        state_(control * 2654435761u + 1) {}
-
-  std::size_t next() {
-    std::size_t n = base_;
-    if (varying_) {
-      state_ ^= state_ << 13, state_ ^= state_ >> 17, state_ ^= state_ << 5;
-      n = 1 + state_ % base_;
-    }
-    return n * scale_;
-  }
-
- private:
-  std::size_t base_;
-  bool varying_;
-  std::size_t scale_;
-  std::uint32_t state_;
-};
 
 // The encoder, fed what the parser returned: the body goes out whole, its length stated.
 void check_encoder(const http1::request& req, std::uint8_t control) {
