@@ -24,6 +24,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "routes.h"
 #include "wire/fastcgi.h"
 #include "wire/http1.h"
 
@@ -130,6 +131,7 @@ struct job {
   loop* owner;
   reply_to to;
   http::request request;
+  const route* rt;  // find_route(request), looked up once
 };
 
 struct answer {
@@ -252,7 +254,7 @@ void blocking_threads::work() {
       j = std::move(queue_.front());
       queue_.pop_front();
     }
-    j.owner->post(answer{j.to, svc_.handle(j.request)});
+    j.owner->post(answer{j.to, svc_.handle(j.request, j.rt)});
   }
 }
 
@@ -419,17 +421,19 @@ void loop::take_http_requests(connection& c) {
 
 void loop::start_request(connection& c, const reply_to& to, http::request r) {
   ++c.in_flight;
-  if (svc.hot(r)) {
+  // A hot route, or no route at all (rest_no_route needs nothing), is tried in the loop.
+  const route* rt = find_route(r);
+  if (rt == nullptr || rt->hot) {
     try {
       db::no_wait_scope in_loop;
-      finish(c, to, svc.handle(r));
+      finish(c, to, svc.handle(r, rt));
       return;
     } catch (const db::would_block&) {
       // Needs PostgreSQL: on to a thread that may wait, as if it had never been tried.
     }
   }
   ++pending_jobs;
-  blocking.submit(job{this, to, std::move(r)});
+  blocking.submit(job{this, to, std::move(r), rt});
 }
 
 void loop::finish(connection& c, reply_to to, const http::response& res) {

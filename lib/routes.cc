@@ -38,8 +38,8 @@ const route* find_route(const http::request& r) {
   return nullptr;
 }
 
-http::response dispatch(service& svc, http::request& r, std::string_view* route_name) {
-  if (const route* rt = find_route(r)) {
+http::response dispatch(service& svc, http::request& r, const route* rt, std::string_view* route_name) {
+  if (rt != nullptr) {
     *route_name = rt->name;
     return rt->fn(svc, r);
   }

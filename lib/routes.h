@@ -2,7 +2,7 @@
 // Unknown paths and known paths with another method both get 404 rest_no_route, as
 // WordPress answers them.
 //
-//   http::response res = dispatch(svc, req, &route_name);
+//   http::response res = dispatch(svc, req, find_route(req), &route_name);
 #pragma once
 
 #include <string_view>
@@ -31,7 +31,8 @@ const std::vector<route>& route_table();
 // The route a request goes to, or nullptr (rest_no_route).
 const route* find_route(const http::request& r);
 
-// Finds the route and runs it; *route_name receives the metrics label.
-http::response dispatch(service& svc, http::request& r, std::string_view* route_name);
+// Runs the route find_route gave for r (nullptr: rest_no_route); *route_name receives the
+// metrics label.
+http::response dispatch(service& svc, http::request& r, const route* rt, std::string_view* route_name);
 
 }  // namespace cartgate

@@ -134,18 +134,15 @@ void service::reload_policy(pqxx::connection& c) {
   }
 }
 
-bool service::hot(const http::request& r) const {
-  const route* rt = find_route(r);
-  return rt == nullptr || rt->hot;
-}
+http::response service::handle(http::request& r) { return handle(r, find_route(r)); }
 
-http::response service::handle(http::request& r) {
+http::response service::handle(http::request& r, const route* rt) {
   const policy& p = current_policy();
   r.client_ip = net::resolve_client_ip(r.remote_addr, r.header("x-forwarded-for"), p.trusted_proxies);
   http::response res;
   std::string_view route_name = "unknown";
   try {
-    res = dispatch(*this, r, &route_name);
+    res = dispatch(*this, r, rt, &route_name);
   } catch (const std::exception& e) {
     auto what = db::classify(e);
     if (what == db::outcome::unavailable) {

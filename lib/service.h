@@ -27,6 +27,8 @@
 
 namespace cartgate {
 
+struct route;
+
 class service {
  public:
   explicit service(config cfg);
@@ -42,9 +44,9 @@ class service {
   // db::would_block passes through: under a db::no_wait_scope the caller retries the
   // request on a thread that may wait.
   http::response handle(http::request& r);
-  // Whether the event loop should try the request itself (a hot route, or no route at
-  // all: rest_no_route needs nothing).
-  bool hot(const http::request& r) const;
+  // The same for a route already looked up with find_route (nullptr: no route), so a
+  // caller that needed the route first does not look it up twice.
+  http::response handle(http::request& r, const route* rt);
 
   const config& cfg() const { return cfg_; }
   db::pool& db() { return pool_; }
