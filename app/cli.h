@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "config.h"
+#include "infra/config.h"
 
 namespace cartgate::cli {
 

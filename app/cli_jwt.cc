@@ -6,22 +6,21 @@
 #include <iomanip>
 #include <iostream>
 
-#include "audit.h"
+#include "auth/tokens.h"
 #include "cli.h"
-#include "http.h"
-#include "jwt.h"
-#include "sessions.h"
-#include "tokens.h"
-#include "users.h"
+#include "crypto/jwt.h"
+#include "http/message.h"
+#include "store/audit.h"
+#include "store/options.h"
+#include "store/sessions.h"
+#include "store/users.h"
 
 namespace cartgate::cli {
 namespace {
 
 policy stored_policy(pqxx::connection& c) {
-  std::map<std::string, std::string> stored;
   pqxx::read_transaction t(c);
-  for (auto row : t.exec("SELECT key, value FROM options")) stored[row[0].c_str()] = row[1].c_str();
-  return policy::from_values(stored);
+  return stored_options::load_policy(t);
 }
 
 std::string iso_time(std::int64_t t) {

@@ -4,7 +4,8 @@
 #include <iostream>
 
 #include "cli.h"
-#include "options.h"
+#include "policy/options.h"
+#include "store/options.h"
 
 namespace cartgate::cli {
 
@@ -24,10 +25,7 @@ void register_options(CLI::App& app, context& ctx) {
       throw cli_error(e.what());
     }
     pqxx::work w(ctx.db());
-    w.exec_params(
-        "INSERT INTO options (key, value) VALUES ($1, $2) "
-        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
-        key, canonical);
+    stored_options::set(w, key, canonical);
     w.commit();
   });
 
@@ -37,8 +35,8 @@ void register_options(CLI::App& app, context& ctx) {
     const option_def* def = find_option(key);
     if (!def) throw cli_error("unknown option '" + key + "'");
     pqxx::read_transaction t(ctx.db());
-    auto rows = t.exec_params("SELECT value FROM options WHERE key = $1", key);
-    std::cout << (rows.empty() ? std::string(def->default_value) : rows[0][0].c_str()) << '\n';
+    auto value = stored_options::get(t, key);
+    std::cout << (value ? *value : std::string(def->default_value)) << '\n';
   });
 
   auto* unset = opt->add_subcommand("unset", "Return KEY to its default");
@@ -46,15 +44,14 @@ void register_options(CLI::App& app, context& ctx) {
   unset->callback([&ctx] {
     if (!find_option(key)) throw cli_error("unknown option '" + key + "'");
     pqxx::work w(ctx.db());
-    w.exec_params("DELETE FROM options WHERE key = $1", key);
+    stored_options::unset(w, key);
     w.commit();
   });
 
   auto* list = opt->add_subcommand("list", "Every option: key, value, whether set, meaning");
   list->callback([&ctx] {
-    std::map<std::string, std::string> stored;
     pqxx::read_transaction t(ctx.db());
-    for (auto row : t.exec("SELECT key, value FROM options")) stored[row[0].c_str()] = row[1].c_str();
+    auto stored = stored_options::read_all(t);
     for (auto& d : option_table()) {
       std::string k(d.key);
       bool is_set = stored.count(k) > 0;

@@ -4,9 +4,10 @@
 #include <iostream>
 
 #include "cli.h"
-#include "rules/schedule.h"
-#include "rules/semver.h"
-#include "users.h"
+#include "policy/schedule.h"
+#include "policy/semver.h"
+#include "store/access_lists.h"
+#include "store/users.h"
 
 namespace cartgate::cli {
 namespace {
@@ -40,6 +41,8 @@ void register_rules(CLI::App& app, context& ctx) {
   static std::string who, device_id, label, from, to, client_id, min_version;
   static int day = -1;
 
+  // Each verb is a block of the same shape (options, then a callback in one transaction):
+  // CLI11's registration style, kept flat so each verb reads on its own.
   // device add|list|remove
   auto* device = app.add_subcommand("device", "Devices registered for login (device.required)");
   device->require_subcommand(1);
@@ -51,10 +54,7 @@ void register_rules(CLI::App& app, context& ctx) {
     if (!printable_id(device_id, 200)) throw cli_error("device id must be 1-200 printable characters");
     pqxx::work w(ctx.db());
     auto u = must_find(w, who);
-    w.exec_params(
-        "INSERT INTO devices (user_id, device_id, label) VALUES ($1, $2, $3) "
-        "ON CONFLICT (user_id, device_id) DO UPDATE SET label = EXCLUDED.label",
-        u.id, device_id, label);
+    access_lists::add_device(w, u.id, device_id, label);
     w.commit();
   });
   auto* dlist = device->add_subcommand("list", "Devices of USER: id, label, registered at");
@@ -62,11 +62,8 @@ void register_rules(CLI::App& app, context& ctx) {
   dlist->callback([&ctx] {
     pqxx::read_transaction t(ctx.db());
     auto u = must_find(t, who);
-    for (auto row : t.exec_params(
-             "SELECT device_id, label, to_char(created_at AT TIME ZONE 'UTC', "
-             "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM devices WHERE user_id = $1 ORDER BY created_at",
-             u.id)) {
-      std::cout << row[0].c_str() << '\t' << row[1].c_str() << '\t' << row[2].c_str() << '\n';
+    for (const auto& d : access_lists::devices_of(t, u.id)) {
+      std::cout << d.id << '\t' << d.label << '\t' << d.created_at << '\n';
     }
   });
   auto* dremove = device->add_subcommand("remove", "Unregister DEVICE_ID from USER");
@@ -75,8 +72,7 @@ void register_rules(CLI::App& app, context& ctx) {
   dremove->callback([&ctx] {
     pqxx::work w(ctx.db());
     auto u = must_find(w, who);
-    auto r = w.exec_params("DELETE FROM devices WHERE user_id = $1 AND device_id = $2", u.id, device_id);
-    if (r.affected_rows() == 0) throw cli_error("device '" + device_id + "' is not registered for that user");
+    if (!access_lists::remove_device(w, u.id, device_id)) throw cli_error("device '" + device_id + "' is not registered for that user");
     w.commit();
   });
 
@@ -94,8 +90,7 @@ void register_rules(CLI::App& app, context& ctx) {
     if (!w) throw cli_error(error);
     pqxx::work tx(ctx.db());
     auto u = must_find(tx, who);
-    tx.exec_params("INSERT INTO schedules (user_id, day, from_minute, to_minute) VALUES ($1, $2, $3, $4)",
-                   u.id, w->day, w->from_minute, w->to_minute);
+    access_lists::add_window(tx, u.id, *w);
     tx.commit();
   });
   auto* sclear = sched->add_subcommand("clear", "Remove every window of USER (unrestricted again)");
@@ -103,7 +98,7 @@ void register_rules(CLI::App& app, context& ctx) {
   sclear->callback([&ctx] {
     pqxx::work tx(ctx.db());
     auto u = must_find(tx, who);
-    tx.exec_params("DELETE FROM schedules WHERE user_id = $1", u.id);
+    access_lists::clear_windows(tx, u.id);
     tx.commit();
   });
   auto* slist = sched->add_subcommand("list", "Windows of USER: day, from, to");
@@ -111,12 +106,9 @@ void register_rules(CLI::App& app, context& ctx) {
   slist->callback([&ctx] {
     pqxx::read_transaction t(ctx.db());
     auto u = must_find(t, who);
-    for (auto row : t.exec_params(
-             "SELECT day, from_minute, to_minute FROM schedules WHERE user_id = $1 ORDER BY day, from_minute",
-             u.id)) {
-      int d = row[0].as<int>();
-      std::cout << d << '\t' << day_names[d] << '\t' << hhmm(row[1].as<int>()) << '\t'
-                << hhmm(row[2].as<int>()) << '\n';
+    for (const auto& w : access_lists::windows_of(t, u.id, access_lists::window_order::by_day)) {
+      std::cout << w.day << '\t' << day_names[w.day] << '\t' << hhmm(w.from_minute) << '\t'
+                << hhmm(w.to_minute) << '\n';
     }
   });
 
@@ -132,26 +124,20 @@ void register_rules(CLI::App& app, context& ctx) {
       throw cli_error("'" + min_version + "' is not a semantic version (X.Y.Z)");
     }
     pqxx::work w(ctx.db());
-    w.exec_params(
-        "INSERT INTO clients (client_id, min_version) VALUES ($1, nullif($2, '')) "
-        "ON CONFLICT (client_id) DO UPDATE SET min_version = EXCLUDED.min_version",
-        client_id, min_version);
+    access_lists::add_client(w, {client_id, min_version});
     w.commit();
   });
   auto* cremove = client->add_subcommand("remove", "Forget CLIENT_ID (its requests then get 400)");
   cremove->add_option("client_id", client_id)->required();
   cremove->callback([&ctx] {
     pqxx::work w(ctx.db());
-    auto r = w.exec_params("DELETE FROM clients WHERE client_id = $1", client_id);
-    if (r.affected_rows() == 0) throw cli_error("no such client '" + client_id + "'");
+    if (!access_lists::remove_client(w, client_id)) throw cli_error("no such client '" + client_id + "'");
     w.commit();
   });
   auto* clist = client->add_subcommand("list", "Known clients: id, minimum version");
   clist->callback([&ctx] {
     pqxx::read_transaction t(ctx.db());
-    for (auto row : t.exec("SELECT client_id, coalesce(min_version, '') FROM clients ORDER BY client_id")) {
-      std::cout << row[0].c_str() << '\t' << row[1].c_str() << '\n';
-    }
+    for (const auto& c : access_lists::clients(t)) std::cout << c.id << '\t' << c.min_version << '\n';
   });
 }
 

@@ -2,9 +2,9 @@
 #include <iostream>
 
 #include "cli.h"
-#include "fcgi_server.h"
-#include "log.h"
-#include "migrate.h"
+#include "infra/log.h"
+#include "infra/migrate.h"
+#include "supervisor.h"
 
 namespace cartgate::cli {
 

@@ -3,10 +3,10 @@
 // only on stdout, once.
 #include <iostream>
 
+#include "auth/twofactor.h"
 #include "cli.h"
-#include "totp.h"
-#include "twofactor.h"
-#include "users.h"
+#include "crypto/totp.h"
+#include "store/users.h"
 
 namespace cartgate::cli {
 namespace {
@@ -39,6 +39,8 @@ void register_twofactor(CLI::App& app, context& ctx) {
   tf->require_subcommand(1);
   static std::string who, provider_arg;
 
+  // Each verb is a block of the same shape (options, then a callback in one transaction):
+  // CLI11's registration style, kept flat so each verb reads on its own.
   auto* totp_cmd = tf->add_subcommand("totp", "TOTP authenticator apps");
   totp_cmd->require_subcommand(1);
   auto* totp_enable = totp_cmd->add_subcommand(

@@ -2,12 +2,13 @@
 #include <fstream>
 #include <iostream>
 
-#include "audit.h"
+#include "base/text.h"
 #include "cli.h"
-#include "options.h"
-#include "password.h"
-#include "sessions.h"
-#include "users.h"
+#include "crypto/password.h"
+#include "policy/options.h"
+#include "store/audit.h"
+#include "store/sessions.h"
+#include "store/users.h"
 
 namespace cartgate::cli {
 namespace {
@@ -145,6 +146,7 @@ void register_users(CLI::App& app, context& ctx) {
       if (!read_csv_record(in, row, line)) break;
       if (row.size() == 1 && row[0].empty()) continue;
       user u;
+      // One line per column of the WordPress export (README, "Importing WordPress users").
       u.login = get("user_login");
       u.email = get("user_email");
       u.password_hash = get("user_pass");
@@ -153,7 +155,7 @@ void register_users(CLI::App& app, context& ctx) {
       u.display_name = get("display_name");
       u.phone = get("billing_phone");
       if (u.phone.empty()) u.phone = get("phone");
-      for (auto& r : split_list(get("roles"))) {
+      for (auto& r : text::split_list(get("roles"))) {
         if (valid_role(r)) u.roles.push_back(r);
       }
       std::string problem;

@@ -11,7 +11,7 @@
 
 #include <string>
 
-#include "plugin_api.h"
+#include "rules/plugin_api.h"
 
 namespace {
 

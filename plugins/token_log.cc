@@ -13,7 +13,7 @@
 #include <memory>
 #include <string>
 
-#include "plugin_api.h"
+#include "rules/plugin_api.h"
 
 namespace {
 

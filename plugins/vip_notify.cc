@@ -21,7 +21,7 @@
 #include <string>
 #include <thread>
 
-#include "plugin_api.h"
+#include "rules/plugin_api.h"
 
 namespace {
 
@@ -38,6 +38,8 @@ struct state {
   std::thread sender;
 };
 
+// Each example plugin is one self-contained file that a plugin author can copy, seeing
+// only rules/plugin_api.h, so small helpers like this one repeat from plugin to plugin.
 bool parse(const char* text, Json::Value* out) {
   Json::CharReaderBuilder b;
   std::string errs;

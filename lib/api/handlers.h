@@ -1,30 +1,30 @@
 // Handlers behind the routing table, grouped by concept: health.cc (health, metrics),
-// auth.cc (login, logout, tokens), twofactor.cc (the Two Factor plugin's routes).
+// login.cc (login, refresh-token), tokens.cc (logout, validate-token, me, the auth
+// subrequest, JWKS), twofactor.cc (the Two Factor plugin's routes). Each is thin: it reads
+// the request, runs a flow from auth/, and turns the outcome into the answer.
 #pragma once
 
-#include "http.h"
-
-namespace cartgate {
-class service;
-}
+#include "api/services.h"
+#include "http/message.h"
 
 namespace cartgate::api {
 
-http::response health(service& svc, http::request& r);
-http::response metrics(service& svc, http::request& r);
+// One declaration per row of the route table (api/routes.cc), hence one shape.
+http::response health(services& s, http::request& r);
+http::response metrics(services& s, http::request& r);
 
-http::response login(service& svc, http::request& r);
-http::response logout(service& svc, http::request& r);
-http::response refresh_token(service& svc, http::request& r);
-http::response validate_token(service& svc, http::request& r);
-http::response me(service& svc, http::request& r);
-http::response auth_subrequest(service& svc, http::request& r);
-http::response jwks(service& svc, http::request& r);
+http::response login(services& s, http::request& r);
+http::response refresh_token(services& s, http::request& r);
 
-// twofactor.cc: the Two Factor plugin's routes (Bearer).
-http::response totp_key(service& svc, http::request& r);
-http::response totp_enable(service& svc, http::request& r);
-http::response totp_disable(service& svc, http::request& r);
-http::response generate_backup_codes(service& svc, http::request& r);
+http::response logout(services& s, http::request& r);
+http::response validate_token(services& s, http::request& r);
+http::response me(services& s, http::request& r);
+http::response auth_subrequest(services& s, http::request& r);
+http::response jwks(services& s, http::request& r);
+
+http::response totp_key(services& s, http::request& r);
+http::response totp_enable(services& s, http::request& r);
+http::response totp_disable(services& s, http::request& r);
+http::response generate_backup_codes(services& s, http::request& r);
 
 }  // namespace cartgate::api

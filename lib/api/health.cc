@@ -1,10 +1,9 @@
 #include <unistd.h>
 
 #include "api/handlers.h"
-#include "client_ip.h"
-#include "errors.h"
-#include "metrics.h"
-#include "service.h"
+#include "http/client_ip.h"
+#include "http/errors.h"
+#include "infra/metrics.h"
 
 namespace cartgate::api {
 namespace {
@@ -17,13 +16,13 @@ bool is_loopback(const net::address& a) {
 
 }  // namespace
 
-http::response health(service& svc, http::request&) {
+http::response health(services& s, http::request&) {
   Json::Value body(Json::objectValue);
   body["version"] = CARTGATE_VERSION;
   body["pid"] = static_cast<Json::Int64>(getpid());
   bool db_ok = false;
   try {
-    auto conn = svc.db().acquire();
+    auto conn = s.db.acquire();
     pqxx::nontransaction n(*conn);
     n.exec("SELECT 1");
     db_ok = true;
@@ -42,7 +41,7 @@ http::response health(service& svc, http::request&) {
   return http::json_response(200, body);
 }
 
-http::response metrics(service&, http::request& r) {
+http::response metrics(services&, http::request& r) {
   auto peer = net::parse_address(r.remote_addr);
   if (!peer || !is_loopback(*peer)) return to_response(failure{reason::no_route});
   http::response res;

@@ -3,17 +3,15 @@
 //   POST   /wp-json/two-factor/1.0/totp {key?, code}      → {success: true} once code proves key
 //   DELETE /wp-json/two-factor/1.0/totp                   → {success: true}
 //   POST   /wp-json/two-factor/1.0/generate-backup-codes  → {codes: […10], remaining: 10}
-#include <ctime>
+#include <stdexcept>
 
 #include "api/handlers.h"
-#include "db.h"
-#include "errors.h"
-#include "log.h"
-#include "service.h"
-#include "tokens.h"
-#include "totp.h"
-#include "twofactor.h"
-#include "users.h"
+#include "auth/twofactor.h"
+#include "crypto/totp.h"
+#include "http/errors.h"
+#include "infra/db.h"
+#include "infra/log.h"
+#include "store/users.h"
 
 namespace cartgate::api {
 namespace {
@@ -22,9 +20,17 @@ namespace {
 // (16 base32 characters). Keys handed out by GET are 160 bits.
 constexpr std::size_t kMinKeyBytes = 10;
 
-std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
+// The keys that seal TOTP secrets and pepper codes; these routes need them.
+const twofactor::keys& keys_for(const services& s) {
+  if (s.twofactor.sealing == nullptr) {
+    throw std::runtime_error("two-factor needs secrets.encryption_key_file (or CARTGATE_ENCRYPTION_KEY)");
+  }
+  return *s.twofactor.sealing;
+}
 
-const twofactor::keys& keys_for(service& svc) { return twofactor::keys::cached(svc.cfg()); }
+bearer_result authenticate(services& s, const http::request& r) {
+  return s.bearer(s.policy.current()).request(r, s.now());
+}
 
 http::response success() {
   Json::Value body(Json::objectValue);
@@ -32,26 +38,18 @@ http::response success() {
   return http::json_response(200, body);
 }
 
-std::string text_param(const Json::Value& params, const char* name) {
-  if (!params.isMember(name)) return "";
-  const Json::Value& v = params[name];
-  if (v.isString()) return v.asString();
-  if (v.isUInt64()) return std::to_string(v.asUInt64());
-  return "";
-}
-
 }  // namespace
 
-http::response totp_key(service& svc, http::request& r) {
-  auto who = authenticate_bearer(svc, r, now_seconds());
+http::response totp_key(services& s, http::request& r) {
+  auto who = authenticate(s, r);
   if (!who.who) return to_response(failure{who.why});
-  const auto& k = keys_for(svc);
+  const auto& k = keys_for(s);
   std::string raw = totp::generate_secret();
-  auto uri = db::with_transaction(svc.db(), [&](pqxx::work& w) -> std::optional<std::string> {
+  auto uri = db::with_transaction(s.db, [&](pqxx::work& w) -> std::optional<std::string> {
     auto u = users::find_by_id(w, who.who->user_id);
     if (!u) return std::nullopt;
     twofactor::set_pending_totp(w, k, u->id, raw);
-    return totp::otpauth_uri(svc.cfg().site_name, twofactor::totp_account(*u), raw);
+    return totp::otpauth_uri(s.twofactor.site_name, twofactor::totp_account(*u), raw);
   });
   if (!uri) return to_response(failure{reason::user_deleted});
   Json::Value body(Json::objectValue);
@@ -60,21 +58,21 @@ http::response totp_key(service& svc, http::request& r) {
   return http::json_response(200, body);
 }
 
-http::response totp_enable(service& svc, http::request& r) {
-  auto who = authenticate_bearer(svc, r, now_seconds());
+http::response totp_enable(services& s, http::request& r) {
+  auto who = authenticate(s, r);
   if (!who.who) return to_response(failure{who.why});
   auto params = http::parse_params(r);
   if (!params || !params->isObject()) return to_response(failure{reason::invalid_json});
-  std::string key_text = text_param(*params, "key");
-  std::string code = text_param(*params, "code");
-  const auto& k = keys_for(svc);
+  std::string key_text = http::param_text(*params, "key");
+  std::string code = http::param_text(*params, "code");
+  const auto& k = keys_for(s);
   std::int64_t user_id = who.who->user_id;
-  std::int64_t now = now_seconds();
+  std::int64_t now = s.now();
 
   // The key is the one GET handed out, sent back (as the plugin's client does), or left
   // out to mean that pending key. Any well-formed key of at least 80 bits is accepted,
   // as the Two Factor plugin does; the code proves the authenticator holds it.
-  auto outcome = db::with_transaction(svc.db(), [&](pqxx::work& w) -> std::optional<failure> {
+  auto outcome = db::with_transaction(s.db, [&](pqxx::work& w) -> std::optional<failure> {
     std::optional<std::string> raw;
     if (key_text.empty()) {
       raw = twofactor::pending_totp(w, k, user_id);
@@ -82,17 +80,10 @@ http::response totp_enable(service& svc, http::request& r) {
       raw = totp::base32_decode(key_text);
       if (raw && raw->size() < kMinKeyBytes) raw.reset();
     }
-    if (!raw) {
-      failure f{reason::invalid_param};
-      f.message = "Invalid TOTP key.";
-      return f;
-    }
+    if (!raw) return failure{reason::totp_key_invalid};
     auto m = totp::verify(*raw, code, now, 0, 1);
-    if (!m.ok) {
-      failure f{reason::twofactor_invalid_code};
-      f.status = 400;  // contract §3: a wrong enrolment code is a bad request, not a login failure
-      return f;
-    }
+    // Contract §3: a wrong enrolment code is a bad request, not a login failure.
+    if (!m.ok) return failure{reason::totp_enrol_code_invalid};
     twofactor::enable_totp(w, k, user_id, *raw, m.step);
     return std::nullopt;
   });
@@ -105,23 +96,23 @@ http::response totp_enable(service& svc, http::request& r) {
   return success();
 }
 
-http::response totp_disable(service& svc, http::request& r) {
-  auto who = authenticate_bearer(svc, r, now_seconds());
+http::response totp_disable(services& s, http::request& r) {
+  auto who = authenticate(s, r);
   if (!who.who) return to_response(failure{who.why});
   std::int64_t user_id = who.who->user_id;
-  db::with_transaction(svc.db(), [&](pqxx::work& w) {
+  db::with_transaction(s.db, [&](pqxx::work& w) {
     twofactor::disable(w, user_id, twofactor::provider::totp);
   });
   log::info("twofactor_totp_disabled", {{"user_id", std::to_string(user_id)}, {"by", "rest"}});
   return success();
 }
 
-http::response generate_backup_codes(service& svc, http::request& r) {
-  auto who = authenticate_bearer(svc, r, now_seconds());
+http::response generate_backup_codes(services& s, http::request& r) {
+  auto who = authenticate(s, r);
   if (!who.who) return to_response(failure{who.why});
-  const auto& k = keys_for(svc);
+  const auto& k = keys_for(s);
   std::int64_t user_id = who.who->user_id;
-  auto set = db::with_transaction(svc.db(), [&](pqxx::work& w) {
+  auto set = db::with_transaction(s.db, [&](pqxx::work& w) {
     return twofactor::new_backup_codes(w, k, user_id);
   });
   log::info("twofactor_backup_codes_generated", {{"user_id", std::to_string(user_id)}, {"by", "rest"}});

@@ -7,8 +7,10 @@
 #include <map>
 #include <mutex>
 
-#include "log.h"
-#include "rules/semver.h"
+#include "base/text.h"
+#include "infra/log.h"
+#include "policy/semver.h"
+#include "store/access_lists.h"
 
 namespace cartgate::rules {
 namespace {
@@ -22,14 +24,7 @@ bool file_exists(const std::string& path) {
   return !path.empty() && ::stat(path.c_str(), &st) == 0;
 }
 
-std::string upper_trimmed(std::string s) {
-  auto b = s.find_first_not_of(" \t");
-  auto e = s.find_last_not_of(" \t");
-  s = b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return s;
-}
+std::string upper_trimmed(std::string_view s) { return text::ascii_upper(text::trim(s)); }
 
 }  // namespace
 
@@ -89,10 +84,7 @@ std::optional<failure> decide_client(std::string_view client_id, std::string_vie
 std::optional<std::string> request_country(const http::request& req, std::string_view header_name,
                                            const geo::country_db& db) {
   if (!header_name.empty()) {
-    std::string name(header_name);
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    auto v = upper_trimmed(req.header(name));
+    auto v = upper_trimmed(req.header(header_name));
     // nginx's geoip2 module sends "" (or "--" from old geoip) when it has no answer.
     if (v.size() == 2 && std::isalpha(static_cast<unsigned char>(v[0])) &&
         std::isalpha(static_cast<unsigned char>(v[1]))) {
@@ -128,14 +120,6 @@ std::shared_ptr<const geo::country_db> shared_country_db(const config& cfg) {
   return db;
 }
 
-std::string param_text(const Json::Value& params, const char* key) {
-  if (!params.isObject() || !params.isMember(key)) return {};
-  const auto& v = params[key];
-  if (v.isString()) return v.asString();
-  if (v.isIntegral()) return v.asString();
-  return {};
-}
-
 namespace {
 
 class geo_rule : public rule {
@@ -157,13 +141,7 @@ class schedule_rule : public rule {
  public:
   std::string_view name() const override { return "schedule"; }
   std::optional<failure> check(context& c) override {
-    std::vector<schedule::window> windows;
-    for (auto row : c.tx.exec_params(
-             "SELECT day, from_minute, to_minute FROM schedules WHERE user_id = $1 ORDER BY id",
-             c.subject.id)) {
-      windows.push_back({row[0].as<int>(), row[1].as<int>(), row[2].as<int>()});
-    }
-    return decide_schedule(windows, c.pol.timezone, c.now);
+    return decide_schedule(access_lists::windows_of(c.tx, c.subject.id), c.pol.timezone, c.now);
   }
 };
 
@@ -173,14 +151,8 @@ class device_rule : public rule {
   std::optional<failure> check(context& c) override {
     bool required = c.pol.device_required_for(c.subject.roles);
     if (!required) return std::nullopt;
-    auto device_id = param_text(c.params, "device_id");
-    bool registered = false;
-    if (!device_id.empty()) {
-      registered = !c.tx.exec_params(
-                            "SELECT 1 FROM devices WHERE user_id = $1 AND device_id = $2",
-                            c.subject.id, device_id)
-                        .empty();
-    }
+    auto device_id = http::param_text(c.params, "device_id");
+    bool registered = !device_id.empty() && access_lists::device_registered(c.tx, c.subject.id, device_id);
     return decide_device(required, device_id, registered);
   }
 };
@@ -193,17 +165,9 @@ class client_rule : public rule {
     if (client_id.empty()) return std::nullopt;
     auto app_version = c.req.header("x-app-version");
     std::optional<client_row> known;
-    auto rows = c.tx.exec_params("SELECT coalesce(min_version, '') FROM clients WHERE client_id = $1",
-                                 client_id);
-    if (!rows.empty()) known = client_row{rows[0][0].c_str()};
+    if (auto row = access_lists::find_client(c.tx, client_id)) known = client_row{row->min_version};
     if (auto f = decide_client(client_id, app_version, known)) return f;
-    // The seed's update_user_meta('last_client_info'): one row per user, latest wins.
-    c.tx.exec_params(
-        "INSERT INTO client_info (user_id, client_id, app_version, login_time) "
-        "VALUES ($1, $2, nullif($3, ''), to_timestamp($4)) "
-        "ON CONFLICT (user_id) DO UPDATE SET client_id = EXCLUDED.client_id, "
-        "app_version = EXCLUDED.app_version, login_time = EXCLUDED.login_time",
-        c.subject.id, client_id, app_version, c.now);
+    access_lists::record_client_use(c.tx, c.subject.id, client_id, app_version, c.now);
     return std::nullopt;
   }
 };

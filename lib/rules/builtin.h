@@ -12,9 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/schedule.h"
 #include "rules/geo_db.h"
 #include "rules/rule.h"
-#include "rules/schedule.h"
 
 namespace cartgate::rules {
 
@@ -51,8 +51,5 @@ std::unique_ptr<rule> make_geo_rule(std::shared_ptr<const geo::country_db> db, s
 std::unique_ptr<rule> make_schedule_rule();
 std::unique_ptr<rule> make_device_rule();
 std::unique_ptr<rule> make_client_rule();
-
-// device_id from body params: a string, or a number written as text; "" when absent.
-std::string param_text(const Json::Value& params, const char* key);
 
 }  // namespace cartgate::rules

@@ -1,7 +1,7 @@
 #include "rules/chain.h"
 
-#include "log.h"
-#include "metrics.h"
+#include "infra/log.h"
+#include "infra/metrics.h"
 #include "rules/builtin.h"
 #include "rules/plugins.h"
 

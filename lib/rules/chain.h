@@ -4,7 +4,7 @@
 // see rules/rate_limit.h), and refresh / validate-token call it when rules.on_refresh /
 // rules.on_validate are true. One chain per process: construct it at start.
 //
-//   rules::chain chain(cfg, svc.events());    // loads the geo db and the plugins; may throw
+//   rules::chain chain(cfg, bus);              // loads the geo db and the plugins; may throw
 //   rules::context ctx{req, params, user, "login", pol, now, tx};
 //   if (auto denied = chain.run(ctx)) return to_response(*denied);
 #pragma once
@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
-#include "events.h"
+#include "infra/config.h"
+#include "infra/events.h"
 #include "rules/rule.h"
 
 namespace cartgate::rules {

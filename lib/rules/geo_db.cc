@@ -11,7 +11,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "client_ip.h"
+#include "http/client_ip.h"
 
 namespace cartgate::geo {
 namespace {

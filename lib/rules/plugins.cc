@@ -13,20 +13,17 @@
 #include <filesystem>
 #include <memory>
 
-#include "log.h"
-#include "metrics.h"
-#include "plugin_api.h"
+#include "base/text.h"
+#include "infra/log.h"
+#include "infra/metrics.h"
+#include "rules/plugin_api.h"
 
 namespace cartgate::plugins {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
+using text::ascii_lower;
 
 // What the request view's getters read from. Returned pointers stay valid during the
 // call because they point into strings this object owns.
@@ -44,7 +41,7 @@ const char* get_header(const void* handle, const char* name) {
   auto* st = static_cast<const request_state*>(handle);
   if (!name) return nullptr;
   auto& headers = st->ctx->req.headers;
-  auto it = headers.find(lower(name));
+  auto it = headers.find(ascii_lower(name));
   return it == headers.end() ? nullptr : it->second.c_str();
 }
 
@@ -79,7 +76,7 @@ class plugin_rule : public rules::rule {
   // (after the worker has forked) and drains the queue at stop.
   void queue_event(const events::event& e) {
     if (!p_->on_event || stopped_) return;
-    std::string name(event_name(e.what));
+    std::string name(events::kind_name(e.what));
     std::string json = event_json(e);
     {
       std::lock_guard lock(queue_mu_);
@@ -116,7 +113,7 @@ class plugin_rule : public rules::rule {
   void on_event(const events::event& e) {
     if (!p_->on_event) return;
     auto json = event_json(e);
-    p_->on_event(state_, std::string(event_name(e.what)).c_str(), json.c_str());
+    p_->on_event(state_, std::string(events::kind_name(e.what)).c_str(), json.c_str());
   }
 
  private:
@@ -182,9 +179,7 @@ class plugin_rule : public rules::rule {
     out.code[sizeof out.code - 1] = '\0';
     out.message[sizeof out.message - 1] = '\0';
     out.data_json[sizeof out.data_json - 1] = '\0';
-    if (out.code[0]) f.code = out.code;
-    if (out.message[0]) f.message = out.message;
-    if (out.status >= 400 && out.status <= 599) f.status = out.status;
+    f.plugin = plugin_answer{out.code, out.message, out.status};
     if (out.data_json[0]) {
       auto data = http::parse_json(out.data_json);
       if (data && data->isObject()) {
@@ -225,24 +220,10 @@ std::string start_json(const config& cfg) {
 
 }  // namespace
 
-std::string_view event_name(events::kind k) {
-  switch (k) {
-    case events::kind::token_generated: return "token_generated";
-    case events::kind::token_refreshed: return "token_refreshed";
-    case events::kind::token_validated: return "token_validated";
-    case events::kind::token_deleted: return "token_deleted";
-    case events::kind::authenticated: return "authenticated";
-  }
-  return "unknown";
-}
-
 std::string event_json(const events::event& e) {
-  // Built field by field from non-secret members: e.token and e.decoded never go out.
-  Json::Value v(Json::objectValue);
-  v["event"] = std::string(event_name(e.what));
-  v["user_id"] = std::to_string(e.user_id);
-  if (!e.pat.empty()) v["pat"] = e.pat;
-  v["time"] = Json::Value(static_cast<Json::Int64>(e.time));
+  // The external stream's fields (never e.token or e.decoded), plus what a plugin in this
+  // process may see: the client's address and the user.
+  Json::Value v = events::external_payload(e);
   if (!e.client_ip.empty()) v["ip"] = e.client_ip;
   if (e.subject) {
     Json::Value u(Json::objectValue);

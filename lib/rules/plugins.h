@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "config.h"
-#include "events.h"
+#include "infra/config.h"
+#include "infra/events.h"
 #include "rules/rule.h"
 
 namespace cartgate::plugins {
@@ -38,6 +38,5 @@ std::unique_ptr<rules::rule> load(const std::string& path, const config& cfg, ev
 std::string event_json(const events::event& e);
 // Hands one event to a loaded plugin's on_event, as the bus subscription does (tests).
 void deliver(rules::rule& plugin, const events::event& e);
-std::string_view event_name(events::kind k);
 
 }  // namespace cartgate::plugins

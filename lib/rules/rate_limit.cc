@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cctype>
 
-#include "options.h"
+#include "base/text.h"
+#include "policy/options.h"
+#include "store/rate_limits.h"
 
 namespace cartgate::rate_limit {
 namespace {
@@ -31,36 +33,16 @@ std::string bucket(std::string_view kind, std::string_view key) {
 verdict hit(pqxx::transaction_base& tx, std::string_view bucket, std::int64_t max,
             std::int64_t window, std::int64_t now) {
   if (max < 0) return {};
-  // Window rollover happens inside the one statement: an ended window restarts at 1, so
-  // concurrent callers on any host serialise on the row lock and never lose a count.
-  auto r = tx.exec_params(
-      "INSERT INTO rate_limits AS r (bucket, hits, window_start, window_end) "
-      "VALUES ($1, 1, to_timestamp($2), to_timestamp($2 + $3)) "
-      "ON CONFLICT (bucket) DO UPDATE SET "
-      "  hits = CASE WHEN r.window_end <= to_timestamp($2) THEN 1 "
-      "              ELSE LEAST(r.hits + 1, 2147483647) END, "
-      "  window_start = CASE WHEN r.window_end <= to_timestamp($2) "
-      "                      THEN EXCLUDED.window_start ELSE r.window_start END, "
-      "  window_end = CASE WHEN r.window_end <= to_timestamp($2) "
-      "                    THEN EXCLUDED.window_end ELSE r.window_end END "
-      "RETURNING hits, extract(epoch FROM window_end)::bigint",
-      std::string(bucket), now, window);
-  auto hits = r[0][0].as<std::int64_t>();
-  auto end = r[0][1].as<std::int64_t>();
-  return decide(max, hits, end, now, hits > max);
+  auto w = rate_limits::count(tx, std::string(bucket), window, now);
+  return decide(max, w.hits, w.ends_at, now, w.hits > max);
 }
 
 verdict peek(pqxx::transaction_base& tx, std::string_view bucket, std::int64_t max,
              std::int64_t window, std::int64_t now) {
   if (max < 0) return {};
-  auto r = tx.exec_params(
-      "SELECT hits, extract(epoch FROM window_end)::bigint FROM rate_limits "
-      "WHERE bucket = $1 AND window_end > to_timestamp($2)",
-      std::string(bucket), now);
-  if (r.empty()) return decide(max, 0, now + window, now, max == 0);
-  auto hits = r[0][0].as<std::int64_t>();
-  auto end = r[0][1].as<std::int64_t>();
-  return decide(max, hits, end, now, hits >= max);
+  auto w = rate_limits::current(tx, std::string(bucket), now);
+  if (!w) return decide(max, 0, now + window, now, max == 0);
+  return decide(max, w->hits, w->ends_at, now, w->hits >= max);
 }
 
 verdict stricter(const verdict& a, const verdict& b) {
@@ -72,30 +54,31 @@ verdict stricter(const verdict& a, const verdict& b) {
 }
 
 namespace {
-std::string account_key(std::string_view account) {
-  std::string k(account);
-  std::transform(k.begin(), k.end(), k.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return k;
+std::string account_key(std::string_view account) { return text::ascii_lower(account); }
+}  // namespace
+
+namespace {
+// The two login buckets (contract §4.1), each through `each`, the stricter verdict kept.
+template <typename Fn>
+verdict login_buckets(std::string_view ip, std::string_view account, Fn each) {
+  auto by_ip = each(bucket("login:ip", ip));
+  if (account.empty()) return by_ip;
+  return stricter(by_ip, each(bucket("login:user", account_key(account))));
 }
 }  // namespace
 
 verdict peek_login(pqxx::transaction_base& tx, const policy& pol, std::string_view ip,
                    std::string_view account, std::int64_t now) {
-  auto by_ip = peek(tx, bucket("login:ip", ip), pol.login_max, pol.login_window, now);
-  if (account.empty()) return by_ip;
-  auto by_user = peek(tx, bucket("login:user", account_key(account)), pol.login_max,
-                      pol.login_window, now);
-  return stricter(by_ip, by_user);
+  return login_buckets(ip, account, [&](const std::string& b) {
+    return peek(tx, b, pol.login_max, pol.login_window, now);
+  });
 }
 
 verdict count_login_failure(pqxx::transaction_base& tx, const policy& pol, std::string_view ip,
                             std::string_view account, std::int64_t now) {
-  auto by_ip = hit(tx, bucket("login:ip", ip), pol.login_max, pol.login_window, now);
-  if (account.empty()) return by_ip;
-  auto by_user = hit(tx, bucket("login:user", account_key(account)), pol.login_max,
-                     pol.login_window, now);
-  return stricter(by_ip, by_user);
+  return login_buckets(ip, account, [&](const std::string& b) {
+    return hit(tx, b, pol.login_max, pol.login_window, now);
+  });
 }
 
 std::vector<http::header> headers(const verdict& v) {
@@ -109,17 +92,11 @@ std::vector<http::header> headers(const verdict& v) {
   return h;
 }
 
-failure denial(const verdict& v, std::string message) {
-  failure f{reason::rate_limited};
-  f.message = std::move(message);
+failure denial(const verdict& v, reason why) {
+  failure f{why};
   f.data["retry_after"] = Json::Value(static_cast<Json::Int64>(v.retry_after));
   f.headers = headers(v);
   return f;
-}
-
-std::int64_t cleanup(pqxx::transaction_base& tx, std::int64_t now) {
-  auto r = tx.exec_params("DELETE FROM rate_limits WHERE window_end <= to_timestamp($1)", now);
-  return static_cast<std::int64_t>(r.affected_rows());
 }
 
 }  // namespace cartgate::rate_limit

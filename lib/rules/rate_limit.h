@@ -1,6 +1,6 @@
 // Rate limits shared by every worker and every host: fixed-window counters in PostgreSQL
-// (table rate_limits), one atomic statement per check, so two pools behind one database
-// see the same count. The clock is a parameter.
+// (store/rate_limits.h), one atomic statement per check, so two pools behind one database
+// see the same count. This file decides what a count means. The clock is a parameter.
 //
 //   auto v = rate_limit::hit(tx, rate_limit::bucket("refresh:ip", ip), pol.refresh_max,
 //                            pol.refresh_window, now);
@@ -15,8 +15,8 @@
 #include <string_view>
 #include <vector>
 
-#include "errors.h"
-#include "http.h"
+#include "http/errors.h"
+#include "http/message.h"
 
 namespace cartgate {
 struct policy;
@@ -63,13 +63,8 @@ verdict count_login_failure(pqxx::transaction_base& tx, const policy& pol, std::
 // Retry-After when limited. Empty when the limit is disabled.
 std::vector<http::header> headers(const verdict& v);
 
-// 429 cocart_rate_limited with data.retry_after and the headers above. `message` empty
-// keeps the generic text; login passes "Too many login attempts. Please try again later.".
-failure denial(const verdict& v, std::string message = {});
-inline constexpr std::string_view login_message = "Too many login attempts. Please try again later.";
-
-// Deletes rows whose window ended before now; returns how many. Safe to run from any
-// process at any interval (a deleted row and an ended window mean the same).
-std::int64_t cleanup(pqxx::transaction_base& tx, std::int64_t now);
+// 429 cocart_rate_limited with data.retry_after and the headers above: rate_limited, or
+// login_rate_limited (its own message) for the login buckets.
+failure denial(const verdict& v, reason why = reason::rate_limited);
 
 }  // namespace cartgate::rate_limit

@@ -20,11 +20,11 @@
 #include <optional>
 #include <string_view>
 
-#include "config.h"
-#include "errors.h"
-#include "http.h"
-#include "options.h"
-#include "users.h"
+#include "http/errors.h"
+#include "http/message.h"
+#include "infra/config.h"
+#include "policy/options.h"
+#include "store/users.h"
 
 namespace cartgate::rules {
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "base/text.h"
+
 namespace cartgate::http1 {
 namespace {
 
@@ -19,7 +21,7 @@ constexpr std::array<bool, 256> token_chars = [] {
 bool is_token_char(unsigned char c) { return token_chars[c]; }
 
 // ASCII only: header names and tokens are ASCII, and no locale is consulted.
-char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+using text::ascii_lower;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -27,18 +29,13 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = ascii_lower(c);
-  return out;
-}
 
 bool has_token(std::string_view list, std::string_view token) {
   std::size_t pos = 0;
   while (pos <= list.size()) {
     std::size_t comma = list.find(',', pos);
     if (comma == std::string_view::npos) comma = list.size();
-    if (lower(trim(list.substr(pos, comma - pos))) == token) return true;
+    if (ascii_lower(trim(list.substr(pos, comma - pos))) == token) return true;
     pos = comma + 1;
   }
   return false;
@@ -47,6 +44,8 @@ bool has_token(std::string_view list, std::string_view token) {
 
 }  // namespace
 
+// An enum's names for logs and metrics, one case each: these switches share a shape
+// across the codecs by design (a name never shifts the way a number would).
 std::string_view error_name(error e) {
   switch (e) {
     case error::none:
@@ -136,7 +135,7 @@ std::optional<request> parser::next() {
       error_ = error::bad_header;
       return std::nullopt;
     }
-    std::string name = lower(field.substr(0, colon));
+    std::string name = ascii_lower(field.substr(0, colon));
     std::string_view value = trim(field.substr(colon + 1));
     // A bare CR or LF, or a NUL, inside a value (one plain pass: values are short).
     if (std::any_of(value.begin(), value.end(),
@@ -198,24 +197,10 @@ std::optional<request> parser::next() {
 std::string encode_response(const http::response& res, bool keep_alive) {
   std::string out;
   out.reserve(160 + res.body.size());
-  out += "HTTP/1.1 ";
-  out += std::to_string(res.status);
-  out += ' ';
-  out += http::status_text(res.status);
-  out += "\r\n";
-  bool has_body =
-      res.status != 204 && res.status != 304 && !(res.status >= 100 && res.status < 200);
-  if (has_body) {
-    out += "Content-Type: ";
-    out += res.content_type;
-    out += "\r\nContent-Length: ";
-    out += std::to_string(res.body.size());
-    out += "\r\n";
-  }
-  http::append_header_lines(out, res);
+  http::append_head(out, "HTTP/1.1 ", res, /*length=*/true);
   if (!keep_alive) out += "Connection: close\r\n";
   out += "\r\n";
-  if (has_body) out += res.body;
+  if (http::has_body(res.status)) out += res.body;
   return out;
 }
 

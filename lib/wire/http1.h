@@ -22,7 +22,7 @@
 #include <string>
 #include <string_view>
 
-#include "http.h"
+#include "http/message.h"
 
 namespace cartgate::http1 {
 

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "wire/fastcgi.h"
 #include "chunker.h"
+#include "wire/fastcgi.h"
 
 namespace fastcgi = cartgate::fastcgi;
 

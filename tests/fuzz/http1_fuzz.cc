@@ -8,9 +8,9 @@
 #include <string_view>
 #include <vector>
 
-#include "http.h"
-#include "wire/http1.h"
 #include "chunker.h"
+#include "http/message.h"
+#include "wire/http1.h"
 
 namespace http = cartgate::http;
 namespace http1 = cartgate::http1;

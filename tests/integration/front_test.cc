@@ -11,8 +11,8 @@
 #include <string>
 
 #include "auth_helpers.h"
-#include "wire/fastcgi.h"
 #include "support/stack.h"
+#include "wire/fastcgi.h"
 
 namespace cartgate::test {
 namespace {

@@ -1,4 +1,4 @@
-#include "base64url.h"
+#include "crypto/base64url.h"
 
 #include <gtest/gtest.h>
 

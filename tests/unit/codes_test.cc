@@ -1,4 +1,4 @@
-#include "codes.h"
+#include "crypto/codes.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <set>
 #include <string>
 
-#include "random.h"
+#include "crypto/random.h"
 
 namespace cartgate {
 namespace {

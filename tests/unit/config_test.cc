@@ -1,5 +1,5 @@
 // The bootstrap TOML file: strict keys, documented defaults, refused weak settings.
-#include "config.h"
+#include "infra/config.h"
 
 #include <gtest/gtest.h>
 

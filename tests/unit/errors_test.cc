@@ -1,7 +1,9 @@
 // The one mapping from failure reasons to the contract's answers (contract §1, §2.2).
-#include "errors.h"
+#include "http/errors.h"
 
 #include <gtest/gtest.h>
+
+#include <set>
 
 namespace cartgate {
 namespace {
@@ -16,8 +18,7 @@ std::string header_of(const http::response& r, const std::string& name) {
 }
 
 TEST(Errors, StatusEqualsDataStatusForEveryReason) {
-  for (int i = 0; i <= static_cast<int>(reason::plugin_failed); ++i) {
-    auto why = static_cast<reason>(i);
+  for (reason why : all_reasons()) {
     auto res = to_response(failure(why));
     auto body = body_of(res);
     EXPECT_EQ(body["data"]["status"].asInt(), res.status) << reason_name(why);
@@ -57,10 +58,9 @@ TEST(Errors, RefreshAnswersAreTheContracts) {
 }
 
 TEST(Errors, ExtraDataAndHeadersAreKept) {
-  failure f(reason::rate_limited);
+  failure f(reason::login_rate_limited);
   f.data["retry_after"] = 42;
   f.headers.push_back({"Retry-After", "42"});
-  f.message = "Too many login attempts. Please try again later.";
   auto res = to_response(f);
   auto body = body_of(res);
   EXPECT_EQ(res.status, 429);
@@ -71,12 +71,38 @@ TEST(Errors, ExtraDataAndHeadersAreKept) {
 
 TEST(Errors, PluginOverridesCodeAndStatus) {
   failure f(reason::plugin_denied);
-  f.code = "store_channel_unknown";
-  f.status = 400;
+  f.plugin = plugin_answer{"store_channel_unknown", "", 400};
   auto res = to_response(f);
   EXPECT_EQ(res.status, 400);
   EXPECT_EQ(body_of(res)["code"].asString(), "store_channel_unknown");
   EXPECT_EQ(body_of(res)["data"]["status"].asInt(), 400);
+}
+
+TEST(Errors, PluginAnswerIsIgnoredForOtherReasons) {
+  failure f(reason::geo_blocked);
+  f.plugin = plugin_answer{"store_channel_unknown", "nope", 400};
+  auto res = to_response(f);
+  EXPECT_EQ(res.status, 403);
+  EXPECT_EQ(body_of(res)["code"].asString(), "cocart_geo_blocked");
+}
+
+TEST(Errors, DetailFillsTheMessageSlot) {
+  failure f(reason::twofactor_invalid_provider);
+  f.detail = "sms";
+  EXPECT_EQ(body_of(to_response(f))["message"].asString(), "Invalid 2FA provider: sms");
+  // Without a slot in its message, a reason ignores the detail.
+  failure g(reason::refresh_unknown);
+  g.detail = "ignored";
+  EXPECT_EQ(body_of(to_response(g))["message"].asString(), "Invalid refresh token.");
+}
+
+TEST(Errors, ReasonNamesAreUniqueAndMatchTheEnum) {
+  std::set<std::string_view> seen;
+  for (reason why : all_reasons()) EXPECT_TRUE(seen.insert(reason_name(why)).second) << reason_name(why);
+  EXPECT_EQ(reason_name(reason::token_expired), "token_expired");
+  EXPECT_EQ(reason_name(reason::plugin_failed), "plugin_failed");
+  EXPECT_TRUE(is_token_failure(reason::user_deleted));
+  EXPECT_FALSE(is_token_failure(reason::refresh_unknown));
 }
 
 }  // namespace

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <thread>
 
-#include "rules/country_codes.h"
+#include "policy/country_codes.h"
 
 namespace cartgate::geo {
 namespace {

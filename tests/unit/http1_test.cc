@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "http.h"
+#include "http/message.h"
 
 namespace cartgate::http1 {
 namespace {

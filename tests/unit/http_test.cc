@@ -1,5 +1,5 @@
 // Request parsing that every route relies on: credentials, query flags, bodies.
-#include "http.h"
+#include "http/message.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "jwt.h"
+#include "crypto/jwt.h"
 
 #include <gtest/gtest.h>
 #include <json/reader.h>
@@ -25,7 +25,7 @@
 #include <thread>
 #include <vector>
 
-#include "base64url.h"
+#include "crypto/base64url.h"
 
 namespace {
 

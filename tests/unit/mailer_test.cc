@@ -1,4 +1,4 @@
-#include "mailer.h"
+#include "infra/mailer.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

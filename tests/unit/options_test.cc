@@ -1,5 +1,5 @@
 // The options table: validation on write, canonical values, typed snapshots (contract §7).
-#include "options.h"
+#include "policy/options.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Tests for lib/password: known vectors for every stored-hash format, cross-checks against
 // independent implementations (Debian's python3-passlib and python3-bcrypt, run through
 // /usr/bin/python3), hostile stored strings, needs_rehash, dummy_hash and the limiter.
-#include "password.h"
+#include "crypto/password.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

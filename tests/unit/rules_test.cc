@@ -3,13 +3,14 @@
 // loaded from build/plugins through the real ABI.
 #include <gtest/gtest.h>
 
+
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
 #include <unistd.h>
 
-#include "errors.h"
+#include "http/errors.h"
 #include "rules/builtin.h"
 #include "rules/chain.h"
 #include "rules/plugins.h"
@@ -149,13 +150,13 @@ TEST(DeviceRule, PolicyAppliesToAllOrListedRoles) {
 
 TEST(DeviceRule, DeviceIdParamAcceptsStringsAndNumbers) {
   Json::Value p(Json::objectValue);
-  EXPECT_EQ(param_text(p, "device_id"), "");
+  EXPECT_EQ(http::param_text(p, "device_id"), "");
   p["device_id"] = "abc";
-  EXPECT_EQ(param_text(p, "device_id"), "abc");
+  EXPECT_EQ(http::param_text(p, "device_id"), "abc");
   p["device_id"] = 42;
-  EXPECT_EQ(param_text(p, "device_id"), "42");
+  EXPECT_EQ(http::param_text(p, "device_id"), "42");
   p["device_id"] = Json::Value(Json::objectValue);
-  EXPECT_EQ(param_text(p, "device_id"), "");
+  EXPECT_EQ(http::param_text(p, "device_id"), "");
 }
 
 TEST(ClientRule, UnknownClientAndSemverMinimum) {
@@ -364,7 +365,7 @@ TEST(Plugins, EventPluginsLogAndCountWithoutTokens) {
 
 TEST(RateLimit, HeadersAndDenialShape) {
   rate_limit::verdict v{true, 5, 0, 1767226500, 900};
-  auto f = rate_limit::denial(v, std::string(rate_limit::login_message));
+  auto f = rate_limit::denial(v, reason::login_rate_limited);
   auto res = to_response(f);
   EXPECT_EQ(res.status, 429);
   auto body = body_of(res);

@@ -1,4 +1,4 @@
-#include "rules/schedule.h"
+#include "policy/schedule.h"
 
 #include <gtest/gtest.h>
 

@@ -1,11 +1,11 @@
-#include "secretbox.h"
+#include "crypto/secretbox.h"
 
 #include <gtest/gtest.h>
 
 #include <cctype>
 #include <string>
 
-#include "base64url.h"
+#include "crypto/base64url.h"
 
 namespace cartgate {
 namespace {

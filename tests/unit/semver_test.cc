@@ -1,4 +1,4 @@
-#include "rules/semver.h"
+#include "policy/semver.h"
 
 #include <gtest/gtest.h>
 

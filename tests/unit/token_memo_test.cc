@@ -1,5 +1,5 @@
 // The per-thread memory of verified tokens: exact matches only, one owner at a time.
-#include "token_memo.h"
+#include "auth/token_memo.h"
 
 #include <gtest/gtest.h>
 

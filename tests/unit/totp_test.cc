@@ -1,4 +1,4 @@
-#include "totp.h"
+#include "crypto/totp.h"
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,10 @@
-#include "twofactor.h"
+#include "auth/twofactor.h"
 
 #include <gtest/gtest.h>
 
-#include "config.h"
-#include "outbox.h"
-#include "totp.h"
+#include "crypto/totp.h"
+#include "infra/config.h"
+#include "infra/outbox.h"
 
 namespace cartgate::twofactor {
 namespace {

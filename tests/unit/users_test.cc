@@ -1,5 +1,5 @@
 // Account helpers: the login response's role label and the input checks of the CLI.
-#include "users.h"
+#include "store/users.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,66 @@
+#include "api/routes.h"
+
+#include <vector>
+
+#include "api/handlers.h"
+#include "http/client_ip.h"
+#include "http/errors.h"
+#include "infra/log.h"
+#include "infra/metrics.h"
+
+namespace cartgate::api {
+
+const std::vector<route>& route_table() {
+  using enum runs_on;
+  static const std::vector<route> table = {
+      {"GET", "/wp-json/cartgate/v1/health", "health", health},
+      {"GET", "/metrics", "metrics", metrics},
+      {"POST", "/wp-json/cocart/v2/login", "login", login},
+      {"POST", "/wp-json/cocart/v2/logout", "logout", logout},
+      {"POST", "/wp-json/cocart/jwt/refresh-token", "refresh_token", refresh_token},
+      {"POST", "/wp-json/cocart/jwt/validate-token", "validate_token", validate_token, loop},
+      {"GET", "/wp-json/cartgate/v1/me", "me", me, loop},
+      // nginx's auth subrequest carries the main request's method: any method is fine.
+      {"*", "/_cartgate/auth", "auth", auth_subrequest, loop},
+      {"GET", "/.well-known/jwks.json", "jwks", jwks, loop},
+      {"GET", "/wp-json/two-factor/1.0/totp", "twofactor_totp_key", totp_key},
+      {"POST", "/wp-json/two-factor/1.0/totp", "twofactor_totp_enable", totp_enable},
+      {"DELETE", "/wp-json/two-factor/1.0/totp", "twofactor_totp_disable", totp_disable},
+      {"POST", "/wp-json/two-factor/1.0/generate-backup-codes", "twofactor_backup_codes",
+       generate_backup_codes},
+  };
+  return table;
+}
+
+const route* find_route(const http::request& r) {
+  // HEAD is answered like GET; nginx drops the body.
+  std::string_view method = r.method == "HEAD" ? std::string_view("GET") : r.method;
+  for (auto& rt : route_table()) {
+    if (rt.path == r.path && (rt.method == method || rt.method == "*")) return &rt;
+  }
+  return nullptr;
+}
+
+http::response answer(services& s, http::request& r, const route* rt) {
+  const policy& p = s.policy.current();
+  r.client_ip = net::resolve_client_ip(r.remote_addr, r.header("x-forwarded-for"), p.trusted_proxies);
+  std::string_view route_name = rt ? rt->name : "no_route";
+  http::response res;
+  try {
+    res = rt ? rt->fn(s, r) : to_response(failure{reason::no_route});
+  } catch (const std::exception& e) {
+    if (db::classify(e) == db::outcome::unavailable) {
+      metrics::add("cartgate_database_unavailable_total");
+      log::warn("database_unavailable", {{"route", std::string(route_name)}});
+      res = to_response(failure{reason::service_unavailable});
+    } else {
+      log::error("request_failed", {{"route", std::string(route_name)}, {"error", e.what()}});
+      res = to_response(failure{reason::internal_error});
+    }
+  }
+  metrics::add("cartgate_requests_total{route=\"" + std::string(route_name) + "\",status=\"" +
+               std::to_string(res.status) + "\"}");
+  return res;
+}
+
+}  // namespace cartgate::api

@@ -1,0 +1,48 @@
+// The routing table: every (method, path) cartgate answers, its handler, and which thread
+// answers it — decided here and nowhere else. Unknown paths and known paths with another
+// method both get 404 rest_no_route, as WordPress answers them.
+//
+//   const route* rt = find_route(req);                  // nullptr: rest_no_route
+//   if (rt == nullptr || rt->runs == runs_on::loop) …   // try it on the event loop
+//   http::response res = answer(services, req, rt);
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "api/services.h"
+#include "http/message.h"
+
+namespace cartgate::api {
+
+using handler = http::response (*)(services&, http::request&);
+
+// Where a route is answered.
+//  loop:     on the event loop, when everything it needs is in memory (a cached session,
+//            no rate-limit counter to bump). Its first database access throws
+//            db::would_block (the loop runs it under a db::no_wait_scope) before it has
+//            done anything, and the request moves to a blocking thread, as if it had
+//            never been tried. Only for routes with no side effect before that access.
+//  blocking: on one of the worker's blocking threads (argon2, transactions).
+enum class runs_on { loop, blocking };
+
+struct route {
+  std::string_view method;
+  std::string_view path;
+  std::string_view name;  // metrics label
+  handler fn;
+  runs_on runs = runs_on::blocking;
+};
+
+const std::vector<route>& route_table();
+
+// The route a request goes to, or nullptr (rest_no_route).
+const route* find_route(const http::request& r);
+
+// Answers r with the route find_route gave for it (nullptr: rest_no_route): resolves the
+// client IP once (from the trusted proxies), runs the handler and maps every exception to
+// the contract's error shape — database away → 503, anything else → 500 — and counts it.
+// db::would_block passes through (see runs_on::loop).
+http::response answer(services& s, http::request& r, const route* rt);
+
+}  // namespace cartgate::api

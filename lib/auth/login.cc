@@ -1,0 +1,150 @@
+#include "auth/login.h"
+
+#include "infra/metrics.h"
+#include "rules/rate_limit.h"
+#include "store/audit.h"
+#include "store/sessions.h"
+
+namespace cartgate {
+namespace {
+
+// Step 2's result: what the password check found, carried into the later transaction.
+struct password_check {
+  bool ok = false;
+  std::string verified_hash;  // the stored hash the password matched
+  std::string upgraded_hash;  // argon2id at today's settings, when the stored one was weaker
+};
+
+login_outcome denied(failure f, std::vector<http::header> limit_headers = {}) {
+  login_outcome out;
+  out.denied = std::move(f);
+  out.limit_headers = std::move(limit_headers);
+  return out;
+}
+
+}  // namespace
+
+login_outcome login_pipeline::run(const login_attempt& a, const policy& p, std::int64_t now) const {
+  const std::string& ip = a.req.client_ip;
+
+  // 1. Rate limit: failures per IP and per account. `account` is the user id when the
+  //    identifier names one, else the identifier itself.
+  struct first_look {
+    std::optional<user> found;
+    rate_limit::verdict limit;
+  };
+  auto look = db::with_transaction(db, [&](pqxx::work& w) {
+    first_look l;
+    l.found = users::find_by_identifier(w, a.identifier);
+    l.limit = rate_limit::peek_login(w, p, ip, l.found ? std::to_string(l.found->id) : a.identifier, now);
+    return l;
+  });
+  const std::string account = look.found ? std::to_string(look.found->id) : a.identifier;
+  auto limit_headers = rate_limit::headers(look.limit);
+  if (look.limit.limited) {
+    metrics::add("cartgate_logins_total{result=\"rate_limited\"}");
+    return denied(rate_limit::denial(look.limit, reason::login_rate_limited), limit_headers);
+  }
+
+  // 2. Password, bounded per process: a flood waits briefly, then gets 503. No
+  //    transaction or pooled connection is held meanwhile.
+  password_check pw;
+  {
+    auto permit = slots.acquire(slot_wait);
+    if (!permit) {
+      metrics::add("cartgate_password_busy_total");
+      return denied(failure(reason::busy), limit_headers);
+    }
+    const std::string& stored = look.found ? look.found->password_hash : password::dummy_hash(argon2);
+    pw.ok = password::verify(a.password, stored);
+    if (look.found && password::scheme_of(stored) != password::scheme::argon2id) {
+      // An imported WordPress hash checks in far less time than argon2; the dummy work
+      // keeps such an account's wrong password as slow as an unknown user's, so timing
+      // does not reveal that it exists.
+      (void)password::verify(a.password, password::dummy_hash(argon2));
+    }
+    if (look.found && pw.ok) {
+      pw.verified_hash = stored;
+      // Imported WordPress hashes (and weaker argon2 settings) become argon2id now.
+      if (password::needs_rehash(stored, argon2)) pw.upgraded_hash = password::hash(a.password, argon2);
+    }
+  }
+
+  // 3–5 in one transaction, so what the rules and two-factor wrote (a mailed code, a used
+  // code, the last client) commits with the session, or with the denial.
+  login_outcome out = db::with_transaction(db, [&](pqxx::work& w) {
+    // The account as it is now: deleted, or its password changed, since step 1 means the
+    // password that was checked is no longer the account's.
+    std::optional<user> u;
+    if (look.found && pw.ok) {
+      u = users::find_by_id(w, look.found->id);
+      if (u && u->password_hash != pw.verified_hash) u.reset();
+    }
+    if (!u) {
+      metrics::add("cartgate_logins_total{result=\"failed\"}");
+      audit::record(w, "login_failed", look.found ? look.found->id : 0, "", ip, Json::Value(Json::objectValue));
+      auto counted = rate_limit::count_login_failure(w, p, ip, account, now);
+      return denied(failure(reason::bad_credentials), rate_limit::headers(counted));
+    }
+    if (!pw.upgraded_hash.empty()) {
+      u->password_hash = pw.upgraded_hash;
+      users::set_password_hash(w, u->id, u->password_hash);
+      audit::record(w, "password_rehashed", u->id, "", ip);
+    }
+
+    // 3. Permission rules (contract §4, 2–6).
+    rules::context ctx{a.req, a.params, *u, "login", p, now, w};
+    if (auto f = rules.run(ctx)) return denied(std::move(*f), limit_headers);
+
+    // 4. Second factor (contract §3). Only a wrong code is a failed login (it counts
+    //    toward the rate limit); a challenge without a code is the normal first half.
+    if (auto f = twofactor::check_login(w, twofactor, p, *u, a.params, now)) {
+      auto headers = limit_headers;
+      if (twofactor::is_code_failure(*f)) {
+        audit::record(w, "login_2fa_failed", u->id, "", ip);
+        auto counted = rate_limit::count_login_failure(w, p, ip, account, now);
+        for (auto& h : rate_limit::headers(counted)) f->headers.push_back(h);
+      }
+      return denied(std::move(*f), headers);
+    }
+
+    // 5. Tokens.
+    std::string device = a.req.header("user-agent");
+    auto created = sessions::create(w, u->id, ip, device, p, now);
+    login_outcome ok;
+    ok.limit_headers = limit_headers;
+    ok.pat = created.pat;
+    ok.refresh = created.refresh_token;
+    ok.access = keys.issue(u->id, u->login, created.pat, ip, device, p, now);
+    audit::record(w, "login_ok", u->id, created.pat, ip);
+    for (auto& evicted : created.evicted) audit::record(w, "session_evicted", u->id, evicted, ip);
+    audit::publish(w, events::event(events::kind::token_generated, u->id, created.pat, now));
+    ok.who = std::move(u);
+    return ok;
+  });
+  if (out.denied) return out;
+
+  metrics::add("cartgate_logins_total{result=\"ok\"}");
+  events::event e(events::kind::token_generated, out.who->id, out.pat, now);
+  e.token = out.access;
+  e.subject = &*out.who;
+  e.client_ip = ip;
+  bus.publish(e);
+  return out;
+}
+
+login_outcome login_pipeline::relogin(const identity& who, const policy& p, std::int64_t now) const {
+  return db::with_transaction(db, [&](pqxx::work& w) {
+    auto u = users::find_by_id(w, who.user_id);
+    if (!u) return denied(failure(reason::user_deleted));
+    login_outcome out;
+    out.refresh = sessions::reissue_refresh(w, who.pat, who.user_id, p, now);
+    audit::record(w, "refresh_reissued", who.user_id, who.pat, "");
+    out.access = p.prefix + who.token;
+    out.pat = who.pat;
+    out.who = std::move(u);
+    return out;
+  });
+}
+
+}  // namespace cartgate

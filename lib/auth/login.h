@@ -1,0 +1,78 @@
+// Login (contract §2.1, §3, §4) as one pipeline. The order of its checks lives here and
+// only here (docs/rules.md points at it):
+//
+//   1. rate limit     per IP and per account (rules/rate_limit.h), before any password
+//                     work; while limited even correct credentials get the 429
+//   2. password       in a bounded argon2 slot (503 past it), outside any transaction and
+//                     at most once per request; an unknown user is checked against a dummy
+//                     hash, an imported WordPress hash also runs the dummy, so all cost alike
+//   3. rules          the permission chain (geo, schedule, device, client, plugins)
+//   4. second factor  auth/twofactor.h: a challenge, or a code that must be right
+//   5. tokens         a new session (evicting past jwt.max_sessions), its refresh token and
+//                     an access token
+//
+// Steps 1 and 3–5 each run in a short transaction of their own; a transaction retried
+// after a serialization failure never repeats step 2. run() returns a typed outcome and
+// writes no answer: api/ turns outcomes into responses.
+//
+//   login_pipeline login{db, keys, rules, bus, slots, argon2, wait, twofactor_settings};
+//   auto out = login.run({req, params, "alice", "secret"}, policy, now);
+//   if (out.denied) return to_response(*out.denied);     // plus out.limit_headers
+#pragma once
+
+#include <json/json.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/bearer.h"
+#include "auth/tokens.h"
+#include "auth/twofactor.h"
+#include "crypto/password.h"
+#include "http/errors.h"
+#include "http/message.h"
+#include "infra/db.h"
+#include "infra/events.h"
+#include "policy/options.h"
+#include "rules/chain.h"
+#include "store/users.h"
+
+namespace cartgate {
+
+struct login_attempt {
+  const http::request& req;   // client_ip resolved; headers for the rules
+  const Json::Value& params;  // the body (device_id, 2fa_provider, 2fa_code, …)
+  std::string identifier;     // login, email or phone
+  std::string password;
+};
+
+struct login_outcome {
+  std::optional<failure> denied;
+  // Every answer of the login route says where the caller stands (X-RateLimit-*).
+  std::vector<http::header> limit_headers;
+  // When not denied:
+  std::optional<user> who;
+  std::string access, refresh, pat;
+};
+
+struct login_pipeline {
+  db::pool& db;
+  const token_keys& keys;
+  rules::chain& rules;
+  const events::bus& bus;
+  password::limiter& slots;
+  password::argon2_params argon2;
+  std::chrono::milliseconds slot_wait;  // how long a login waits for an argon2 slot
+  const twofactor::settings& twofactor;
+
+  login_outcome run(const login_attempt& a, const policy& p, std::int64_t now) const;
+
+  // Re-login with a valid Bearer token (CoCart JWT 3.x): the same access token back, a
+  // fresh refresh token for the same session, the previous refresh token retired.
+  login_outcome relogin(const identity& who, const policy& p, std::int64_t now) const;
+};
+
+}  // namespace cartgate

@@ -1,0 +1,66 @@
+// Each worker's memory of login sessions, so validating a Bearer token needs no database
+// round-trip: a session is read once (on first sight, through the loader the worker
+// gives it, which reads PostgreSQL), then served from memory. Revocations reach every
+// worker through NOTIFY cartgate_revoke within milliseconds; after a lost listener
+// connection the whole cache is dropped, since a notification may have been missed.
+// "Last used" times are batched, never written on the request path.
+//
+//   session_cache cache([&](const std::string& pat) { return read_from_db(pat); });
+//   auto s = cache.get(pat);             // !s.subject: no such session (deleted)
+//   if (!s.live) …                       // revoked
+//   cache.on_notification("pat:pat_…");  // from the listener thread
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "store/sessions.h"
+#include "store/users.h"
+
+namespace cartgate {
+
+class session_cache {
+ public:
+  struct entry {
+    bool live = false;  // false: revoked, or gone from the database
+    std::int64_t user_id = 0;
+    std::int64_t expires_at = 0;
+    std::shared_ptr<const user> subject;  // login, roles… for events and plugins; null: gone
+  };
+  // Reads one session from the store; nullopt when there is none. May throw (database
+  // away, or db::would_block on the event loop): nothing is remembered then.
+  using loader = std::function<std::optional<sessions::state>(const std::string& pat)>;
+
+  explicit session_cache(loader load, std::size_t max_entries = 1 << 20)
+      : load_(std::move(load)), max_entries_(max_entries) {}
+
+  // Memory first; on a miss, the loader (the only database access of validation).
+  entry get(const std::string& pat);
+
+  // A payload of sessions::revoke_payload_* — what the revoking transaction notified.
+  void on_notification(std::string_view payload);
+  void clear();
+  std::size_t size() const;
+
+  void touch(const std::string& pat, std::int64_t now);
+  // The batched last-used times, taken (the caller writes them: sessions::record_last_used).
+  std::unordered_map<std::string, std::int64_t> take_last_used();
+
+ private:
+  loader load_;
+  std::size_t max_entries_;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, entry> map_;
+  std::uint64_t generation_ = 0;  // guarded by mu_
+  std::mutex touch_mu_;
+  std::unordered_map<std::string, std::int64_t> touched_;
+};
+
+}  // namespace cartgate

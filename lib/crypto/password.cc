@@ -1,0 +1,391 @@
+#include "crypto/password.h"
+
+#include <argon2.h>
+#include <crypt.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <tuple>
+
+namespace cartgate::password {
+namespace {
+
+constexpr std::string_view argon2id_prefix = "$argon2id$";
+constexpr std::size_t argon2_salt_bytes = 16;
+constexpr std::size_t argon2_tag_bytes = 32;
+// Stored salts and tags beyond this are garbage, not a stronger hash; refuse to allocate for them.
+constexpr std::size_t max_argon2_field_bytes = 1024;
+
+constexpr std::size_t phpass_length = 34;  // "$P$" + count + 8 salt + 22 hash
+constexpr std::size_t bcrypt_length = 60;  // "$2y$" + "10" + "$" + 22 salt + 31 hash
+constexpr std::string_view wp_prefix = "$wp";
+
+// phpass and bcrypt both use this alphabet, in different orders.
+constexpr std::string_view phpass_itoa64 =
+    "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+bool secret_equal(std::string_view a, std::string_view b) {
+  // The lengths of our outputs are public (fixed by the format); only the bytes are secret.
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// ---- argon2id -------------------------------------------------------------------------------
+
+struct argon2_phc {
+  std::uint32_t version = ARGON2_VERSION_10;  // a PHC string without "v=" is version 0x10
+  std::uint32_t memory_kib = 0;
+  std::uint32_t iterations = 0;
+  std::uint32_t parallelism = 0;
+  std::size_t salt_bytes = 0;
+  std::size_t tag_bytes = 0;
+};
+
+// Reads "<name>=<decimal>" from the front of `s`, advancing it.
+bool take_decimal(std::string_view& s, std::string_view name, std::uint32_t& out) {
+  if (!starts_with(s, name) || s.size() <= name.size() || s[name.size()] != '=') return false;
+  s.remove_prefix(name.size() + 1);
+  const char* end = s.data() + s.size();
+  if (s.empty() || s[0] < '0' || s[0] > '9' ||
+      (s[0] == '0' && s.size() > 1 && s[1] >= '0' && s[1] <= '9')) {
+    return false;  // no sign, no leading zeros: one spelling per value
+  }
+  auto [ptr, ec] = std::from_chars(s.data(), end, out);
+  if (ec != std::errc()) return false;
+  s.remove_prefix(static_cast<std::size_t>(ptr - s.data()));
+  return true;
+}
+
+bool take_char(std::string_view& s, char c) {
+  if (s.empty() || s[0] != c) return false;
+  s.remove_prefix(1);
+  return true;
+}
+
+// Length in bytes of an unpadded standard-base64 field, or nullopt if it is not one.
+std::optional<std::size_t> base64_field_bytes(std::string_view field) {
+  if (field.empty() || field.size() % 4 == 1) return std::nullopt;
+  for (char c : field) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/';
+    if (!ok) return std::nullopt;
+  }
+  return field.size() * 6 / 8;
+}
+
+// Parses the shape of an argon2id PHC string. libargon2 decodes it again when verifying; this
+// pass exists so that needs_rehash can read the parameters and verify can bound them before
+// libargon2 allocates memory_kib.
+std::optional<argon2_phc> parse_argon2id(std::string_view s) {
+  if (!starts_with(s, argon2id_prefix)) return std::nullopt;
+  s.remove_prefix(argon2id_prefix.size());
+  argon2_phc phc;
+  if (starts_with(s, "v=")) {
+    if (!take_decimal(s, "v", phc.version) || !take_char(s, '$')) return std::nullopt;
+  }
+  if (!take_decimal(s, "m", phc.memory_kib) || !take_char(s, ',') ||
+      !take_decimal(s, "t", phc.iterations) || !take_char(s, ',') ||
+      !take_decimal(s, "p", phc.parallelism) || !take_char(s, '$')) {
+    return std::nullopt;
+  }
+  auto dollar = s.find('$');
+  if (dollar == std::string_view::npos) return std::nullopt;
+  auto salt = base64_field_bytes(s.substr(0, dollar));
+  auto tag = base64_field_bytes(s.substr(dollar + 1));
+  if (!salt || !tag) return std::nullopt;
+  phc.salt_bytes = *salt;
+  phc.tag_bytes = *tag;
+  return phc;
+}
+
+bool argon2_params_in_bounds(std::uint32_t m, std::uint32_t t, std::uint32_t p) {
+  return p >= ARGON2_MIN_LANES && p <= max_argon2_parallelism && t >= ARGON2_MIN_TIME &&
+         t <= max_argon2_iterations && m >= ARGON2_MIN_MEMORY && m >= 8 * p &&
+         m <= max_argon2_memory_kib;
+}
+
+bool verify_argon2id(std::string_view password, std::string_view stored) {
+  auto phc = parse_argon2id(stored);
+  if (!phc || !argon2_params_in_bounds(phc->memory_kib, phc->iterations, phc->parallelism) ||
+      (phc->version != ARGON2_VERSION_10 && phc->version != ARGON2_VERSION_13) ||
+      phc->salt_bytes < ARGON2_MIN_SALT_LENGTH || phc->salt_bytes > max_argon2_field_bytes ||
+      phc->tag_bytes < ARGON2_MIN_OUTLEN || phc->tag_bytes > max_argon2_field_bytes) {
+    return false;
+  }
+  // libargon2 wants a NUL-terminated string; an embedded NUL would have failed the parse above.
+  const std::string encoded(stored);
+  // argon2id_verify recomputes the tag and compares it in constant time (argon2_compare).
+  return argon2id_verify(encoded.c_str(), password.data(), password.size()) == ARGON2_OK;
+}
+
+// ---- phpass ---------------------------------------------------------------------------------
+
+// phpass's encode64: little-endian groups of 3 bytes, 6 bits at a time, itoa64 alphabet.
+std::string phpass_encode64(const unsigned char* in, std::size_t count) {
+  std::string out;
+  std::size_t i = 0;
+  do {
+    unsigned value = in[i++];
+    out += phpass_itoa64[value & 0x3f];
+    if (i < count) value |= static_cast<unsigned>(in[i]) << 8;
+    out += phpass_itoa64[(value >> 6) & 0x3f];
+    if (i++ >= count) break;
+    if (i < count) value |= static_cast<unsigned>(in[i]) << 16;
+    out += phpass_itoa64[(value >> 12) & 0x3f];
+    if (i++ >= count) break;
+    out += phpass_itoa64[(value >> 18) & 0x3f];
+  } while (i < count);
+  return out;
+}
+
+struct md_deleter {
+  void operator()(EVP_MD* md) const { EVP_MD_free(md); }
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+
+// WordPress's PasswordHash::crypt_private followed by hash_equals (class-phpass.php).
+bool verify_phpass(std::string_view password, std::string_view stored) {
+  if (stored.size() != phpass_length || !(starts_with(stored, "$P$") || starts_with(stored, "$H$")))
+    return false;
+  const auto log2_rounds = phpass_itoa64.find(stored[3]);
+  if (log2_rounds == std::string_view::npos || log2_rounds < 7 ||
+      log2_rounds > max_phpass_log2_rounds) {
+    return false;
+  }
+  const std::string_view salt = stored.substr(4, 8);
+
+  // Fetch MD5 once rather than letting every EVP_DigestInit_ex look it up by name. In a
+  // FIPS-only configuration MD5 is unavailable and phpass hashes cannot verify.
+  std::unique_ptr<EVP_MD, md_deleter> md5(EVP_MD_fetch(nullptr, "MD5", nullptr));
+  std::unique_ptr<EVP_MD_CTX, md_deleter> ctx(EVP_MD_CTX_new());
+  if (!md5 || !ctx) return false;
+
+  std::array<unsigned char, 16> digest{};
+  auto md5_of = [&](const void* head, std::size_t head_len) {
+    unsigned int len = 0;
+    return EVP_DigestInit_ex2(ctx.get(), md5.get(), nullptr) == 1 &&
+           EVP_DigestUpdate(ctx.get(), head, head_len) == 1 &&
+           EVP_DigestUpdate(ctx.get(), password.data(), password.size()) == 1 &&
+           EVP_DigestFinal_ex(ctx.get(), digest.data(), &len) == 1 && len == digest.size();
+  };
+  if (!md5_of(salt.data(), salt.size())) return false;
+  for (std::size_t round = 0, rounds = std::size_t{1} << log2_rounds; round < rounds; ++round) {
+    const auto previous = digest;
+    if (!md5_of(previous.data(), previous.size())) return false;
+  }
+
+  std::string computed(stored.substr(0, 12));
+  computed += phpass_encode64(digest.data(), digest.size());
+  return secret_equal(computed, stored);
+}
+
+// ---- bcrypt ---------------------------------------------------------------------------------
+
+bool is_bcrypt_char(char c) {
+  return c == '.' || c == '/' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+         (c >= '0' && c <= '9');
+}
+
+// "$2y$NN$" + 53 characters of bcrypt's base64. Checked here, before crypt_r, so that a string
+// of another shape can never reach crypt_r's other algorithms (DES, MD5-crypt...).
+bool is_bcrypt_shape(std::string_view s) {
+  if (s.size() != bcrypt_length || s[0] != '$' || s[1] != '2' ||
+      (s[2] != 'y' && s[2] != 'b' && s[2] != 'a') || s[3] != '$' || s[6] != '$') {
+    return false;
+  }
+  if (s[4] < '0' || s[4] > '9' || s[5] < '0' || s[5] > '9') return false;
+  for (char c : s.substr(7)) {
+    if (!is_bcrypt_char(c)) return false;
+  }
+  return true;
+}
+
+bool verify_bcrypt(std::string_view password, std::string_view stored) {
+  if (!is_bcrypt_shape(stored)) return false;
+  const unsigned cost = static_cast<unsigned>((stored[4] - '0') * 10 + (stored[5] - '0'));
+  if (cost < 4 || cost > max_bcrypt_cost) return false;
+  // crypt_r reads a C string: "abc\0def" would be checked as "abc". PHP refuses such passwords
+  // for bcrypt, so no stored hash can legitimately need one.
+  if (password.find('\0') != std::string_view::npos) return false;
+
+  // bcrypt reads at most 72 bytes of key, and libxcrypt refuses passphrases over 512 bytes
+  // (CRYPT_MAX_PASSPHRASE_SIZE), so pass only the bytes bcrypt uses. Same result as PHP.
+  const std::string key(password.substr(0, 72));
+  const std::string setting(stored);
+  auto data = std::make_unique<crypt_data>();  // ~32 KiB: keep it off the stack; zeroed
+  const char* result = crypt_r(key.c_str(), setting.c_str(), data.get());
+  // "*0"/"*1" (or NULL) are libxcrypt's failure tokens; they never equal a well-shaped hash.
+  const bool ok = result != nullptr && secret_equal(std::string_view(result), stored);
+  OPENSSL_cleanse(data.get(), sizeof(crypt_data));
+  return ok;
+}
+
+// WordPress 6.8 (wp_check_password): bcrypt over base64(HMAC-SHA384(key "wp-sha384", password)),
+// so passwords longer than bcrypt's 72 bytes still count in full.
+bool verify_wp_bcrypt(std::string_view password, std::string_view stored) {
+  if (!starts_with(stored, wp_prefix)) return false;
+  constexpr std::string_view key = "wp-sha384";
+  std::array<unsigned char, 48> mac{};
+  unsigned int mac_len = 0;
+  if (HMAC(EVP_sha384(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(password.data()), password.size(), mac.data(),
+           &mac_len) == nullptr ||
+      mac_len != mac.size()) {
+    return false;
+  }
+  std::array<char, 4 * 48 / 3 + 1> prehash{};  // 64 characters + NUL, padding not needed for 48
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(prehash.data()), mac.data(),
+                                static_cast<int>(mac.size()));
+  OPENSSL_cleanse(mac.data(), mac.size());
+  const bool ok = n == 64 && verify_bcrypt(std::string_view(prehash.data(), 64),
+                                           stored.substr(wp_prefix.size()));
+  OPENSSL_cleanse(prehash.data(), prehash.size());
+  return ok;
+}
+
+}  // namespace
+
+// ---- public API -----------------------------------------------------------------------------
+
+std::string hash(std::string_view password, const argon2_params& params) {
+  if (password.size() > max_password_bytes)
+    throw std::invalid_argument("password: longer than max_password_bytes");
+  if (!argon2_params_in_bounds(params.memory_kib, params.iterations, params.parallelism))
+    throw std::invalid_argument("password: argon2 parameters out of bounds");
+
+  std::array<unsigned char, argon2_salt_bytes> salt{};
+  if (RAND_bytes(salt.data(), static_cast<int>(salt.size())) != 1)
+    throw std::runtime_error("password: RAND_bytes failed");
+
+  std::string encoded(argon2_encodedlen(params.iterations, params.memory_kib, params.parallelism,
+                                        salt.size(), argon2_tag_bytes, Argon2_id),
+                      '\0');
+  const int rc = argon2id_hash_encoded(params.iterations, params.memory_kib, params.parallelism,
+                                       password.data(), password.size(), salt.data(), salt.size(),
+                                       argon2_tag_bytes, encoded.data(), encoded.size());
+  if (rc != ARGON2_OK)
+    throw std::runtime_error(std::string("password: argon2id failed: ") + argon2_error_message(rc));
+  encoded.resize(std::strlen(encoded.c_str()));  // argon2_encodedlen counts the NUL
+  return encoded;
+}
+
+scheme scheme_of(std::string_view stored) {
+  if (starts_with(stored, argon2id_prefix))
+    return parse_argon2id(stored) ? scheme::argon2id : scheme::unknown;
+  if (starts_with(stored, "$P$") || starts_with(stored, "$H$"))
+    return stored.size() == phpass_length ? scheme::phpass : scheme::unknown;
+  if (starts_with(stored, "$2")) return is_bcrypt_shape(stored) ? scheme::bcrypt : scheme::unknown;
+  if (starts_with(stored, "$wp$2"))
+    return is_bcrypt_shape(stored.substr(wp_prefix.size())) ? scheme::wp_bcrypt : scheme::unknown;
+  return scheme::unknown;
+}
+
+bool verify(std::string_view password, std::string_view stored) {
+  if (password.size() > max_password_bytes) return false;
+  try {
+    switch (scheme_of(stored)) {
+      case scheme::argon2id:
+        return verify_argon2id(password, stored);
+      case scheme::phpass:
+        return verify_phpass(password, stored);
+      case scheme::bcrypt:
+        return verify_bcrypt(password, stored);
+      case scheme::wp_bcrypt:
+        return verify_wp_bcrypt(password, stored);
+      case scheme::unknown:
+        return false;
+    }
+  } catch (...) {
+    // Only allocation can throw here; failing closed is the right answer to a login.
+  }
+  return false;
+}
+
+bool needs_rehash(std::string_view stored, const argon2_params& params) {
+  auto phc = parse_argon2id(stored);
+  if (!phc) return true;
+  return phc->version != ARGON2_VERSION_13 || phc->memory_kib < params.memory_kib ||
+         phc->iterations < params.iterations || phc->salt_bytes < argon2_salt_bytes ||
+         phc->tag_bytes < argon2_tag_bytes;
+}
+
+const std::string& dummy_hash(const argon2_params& params) {
+  // One entry per distinct params, so a reload that changes them gets a matching dummy and the
+  // unknown-user path keeps costing what a real user's check costs. std::map never moves its
+  // values, so returned references stay valid. The first call for given params hashes under
+  // the lock; that happens once per params value.
+  static std::mutex mutex;
+  static std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>, std::string> cache;
+  const auto key = std::make_tuple(params.memory_kib, params.iterations, params.parallelism);
+  std::lock_guard lock(mutex);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+
+  // A random secret nobody knows, so no password can verify against the dummy.
+  std::array<unsigned char, 32> secret{};
+  if (RAND_bytes(secret.data(), static_cast<int>(secret.size())) != 1)
+    throw std::runtime_error("password: RAND_bytes failed");
+  std::string h =
+      hash(std::string_view(reinterpret_cast<const char*>(secret.data()), secret.size()), params);
+  OPENSSL_cleanse(secret.data(), secret.size());
+  return cache.emplace(key, std::move(h)).first->second;
+}
+
+// ---- limiter --------------------------------------------------------------------------------
+
+limiter::limiter(unsigned max_concurrent) : max_(max_concurrent) {
+  if (max_concurrent == 0) throw std::invalid_argument("password::limiter: max_concurrent is 0");
+}
+
+std::optional<limiter::permit> limiter::acquire(std::chrono::milliseconds max_wait) {
+  std::unique_lock lock(mutex_);
+  if (!freed_.wait_for(lock, max_wait, [this] { return in_use_ < max_; })) return std::nullopt;
+  ++in_use_;
+  return permit(this);
+}
+
+unsigned limiter::in_use() const {
+  std::lock_guard lock(mutex_);
+  return in_use_;
+}
+
+void limiter::release_one() noexcept {
+  {
+    std::lock_guard lock(mutex_);
+    --in_use_;
+  }
+  freed_.notify_one();
+}
+
+limiter::permit::permit(permit&& other) noexcept : owner_(other.owner_) { other.owner_ = nullptr; }
+
+limiter::permit& limiter::permit::operator=(permit&& other) noexcept {
+  if (this != &other) {
+    release();
+    owner_ = other.owner_;
+    other.owner_ = nullptr;
+  }
+  return *this;
+}
+
+limiter::permit::~permit() { release(); }
+
+void limiter::permit::release() noexcept {
+  if (owner_ != nullptr) {
+    owner_->release_one();
+    owner_ = nullptr;
+  }
+}
+
+}  // namespace cartgate::password

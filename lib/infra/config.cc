@@ -1,0 +1,192 @@
+#include "infra/config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace cartgate {
+namespace {
+
+const char* env(const char* name) {
+  const char* v = std::getenv(name);
+  return (v && *v) ? v : nullptr;
+}
+
+template <typename T>
+void take(const toml::table& t, const char* section, const char* key, T& out) {
+  auto node = t[section][key];
+  if (!node) return;
+  if constexpr (std::is_same_v<T, std::string>) {
+    auto v = node.template value<std::string>();
+    if (!v) throw config_error(std::string(section) + "." + key + " must be a string");
+    out = *v;
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    auto* arr = node.as_array();
+    if (!arr) throw config_error(std::string(section) + "." + key + " must be an array");
+    out.clear();
+    for (auto& e : *arr) {
+      auto v = e.template value<std::string>();
+      if (!v) throw config_error(std::string(section) + "." + key + " must hold strings");
+      out.push_back(*v);
+    }
+  } else {
+    auto v = node.template value<std::int64_t>();
+    if (!v || *v < 0) throw config_error(std::string(section) + "." + key + " must be a number >= 0");
+    out = static_cast<T>(*v);
+  }
+}
+
+}  // namespace
+
+const std::vector<config_key_doc>& config_keys() {
+  static const std::vector<config_key_doc> keys = {
+      {"database.url", "postgresql:///cartgate", "libpq connection URI (env CARTGATE_DATABASE_URL)."},
+      {"database.connect_timeout", "2", "Seconds to wait for a database connection before answering 503."},
+      {"server.socket", "/run/cartgate/cartgate.sock", "FastCGI unix socket nginx connects to (env CARTGATE_SOCKET)."},
+      {"server.auth_socket", "", "HTTP unix socket for nginx's auth subrequest (kept-alive connections); empty = beside server.socket as NAME-auth.sock; off = none."},
+      {"server.socket_mode", "0660", "Permissions of the socket files (octal)."},
+      {"server.workers", "0", "Worker processes; 0 = number of cores."},
+      {"server.threads", "8", "Threads per worker process for requests that may wait (login, refresh, two-factor, database reads)."},
+      {"server.io_threads", "1", "Event-loop threads per worker process: FastCGI connections, and token checks answered from memory."},
+      {"server.log_level", "info", "error, warn, info or debug."},
+      {"jwt.issuer", "http://127.0.0.1:8080", "The iss claim written and required (the storefront's URL)."},
+      {"jwt.algorithm", "HS256", "HS256, RS256 or ES256; only this algorithm is accepted."},
+      {"jwt.secret_file", "", "File holding the HS256 secret, at least 32 bytes (env CARTGATE_JWT_SECRET)."},
+      {"jwt.private_key_file", "", "PEM private key for RS256/ES256."},
+      {"jwt.public_key_file", "", "PEM public key for RS256/ES256 (derived from the private key when empty)."},
+      {"jwt.kid", "", "Key id in the header and JWKS; empty = RFC 7638 thumbprint."},
+      {"password.argon2_memory_kib", "19456", "argon2id memory cost per hash, KiB."},
+      {"password.argon2_iterations", "2", "argon2id time cost."},
+      {"password.argon2_parallelism", "1", "argon2id lanes."},
+      {"password.max_concurrent", "2", "argon2 computations at once per worker process; more wait."},
+      {"password.wait_ms", "2000", "How long a login waits for an argon2 slot before answering 503."},
+      {"secrets.encryption_key_file", "", "File with 64 hex chars: encrypts TOTP keys and queued mail, peppers code hashes (env CARTGATE_ENCRYPTION_KEY)."},
+      {"mail.smtp_url", "smtp://127.0.0.1:2525", "SMTP server for two-factor email codes (smtp:// or smtps://)."},
+      {"mail.from", "cartgate@localhost", "From address of outgoing mail."},
+      {"mail.username", "", "SMTP user name, if the server wants one."},
+      {"mail.password_file", "", "File holding the SMTP password (env CARTGATE_SMTP_PASSWORD)."},
+      {"geo.ipv4_file", "/usr/share/tor/geoip", "tor-geoipdb IPv4 ranges."},
+      {"geo.ipv6_file", "/usr/share/tor/geoip6", "tor-geoipdb IPv6 ranges."},
+      {"geo.mmdb_file", "", "MaxMind .mmdb country database; used instead of the tor files when set."},
+      {"geo.country_header", "", "Request header carrying the country code set by nginx (e.g. X-Country-Code); used first when present."},
+      {"plugins.directory", "", "Directory of plugin shared objects loaded at start."},
+      {"plugins.load", "[]", "Plugin file names to load from the directory; empty loads every *.so."},
+      {"site.name", "cartgate", "Shown as the issuer in authenticator apps."},
+      {"site.admin_email", "", "Address plugins may notify (e.g. the VIP login example)."},
+  };
+  return keys;
+}
+
+std::string read_secret_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw config_error("cannot read secret file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+config config::from_toml(const std::string& text) {
+  toml::table t;
+  try {
+    t = toml::parse(text);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << "config: " << e.description() << " at line " << e.source().begin.line;
+    throw config_error(os.str());
+  }
+  std::set<std::string> known;
+  for (auto& k : config_keys()) known.insert(k.key);
+  for (auto& [section, node] : t) {
+    auto* tbl = node.as_table();
+    if (!tbl) throw config_error("config: '" + std::string(section.str()) + "' must be a [section]");
+    for (auto& [key, _] : *tbl) {
+      std::string full = std::string(section.str()) + "." + std::string(key.str());
+      if (!known.count(full)) throw config_error("config: unknown key '" + full + "'");
+    }
+  }
+
+  config c;
+  // One line per key of config_keys(), in its order: the same shape on purpose.
+  take(t, "database", "url", c.database_url);
+  take(t, "database", "connect_timeout", c.connect_timeout);
+  take(t, "server", "socket", c.socket_path);
+  take(t, "server", "auth_socket", c.auth_socket_setting);
+  take(t, "server", "socket_mode", c.socket_mode);
+  take(t, "server", "workers", c.workers);
+  take(t, "server", "threads", c.threads);
+  take(t, "server", "io_threads", c.io_threads);
+  take(t, "server", "log_level", c.log_level);
+  take(t, "jwt", "issuer", c.issuer);
+  take(t, "jwt", "algorithm", c.algorithm);
+  std::string secret_file, key_file, smtp_password_file;
+  take(t, "jwt", "secret_file", secret_file);
+  take(t, "jwt", "private_key_file", c.private_key_file);
+  take(t, "jwt", "public_key_file", c.public_key_file);
+  take(t, "jwt", "kid", c.kid);
+  take(t, "password", "argon2_memory_kib", c.argon2_memory_kib);
+  take(t, "password", "argon2_iterations", c.argon2_iterations);
+  take(t, "password", "argon2_parallelism", c.argon2_parallelism);
+  take(t, "password", "max_concurrent", c.argon2_max_concurrent);
+  take(t, "password", "wait_ms", c.argon2_wait_ms);
+  take(t, "secrets", "encryption_key_file", key_file);
+  take(t, "mail", "smtp_url", c.smtp_url);
+  take(t, "mail", "from", c.mail_from);
+  take(t, "mail", "username", c.smtp_username);
+  take(t, "mail", "password_file", smtp_password_file);
+  take(t, "geo", "ipv4_file", c.geoip_v4_file);
+  take(t, "geo", "ipv6_file", c.geoip_v6_file);
+  take(t, "geo", "mmdb_file", c.mmdb_file);
+  take(t, "geo", "country_header", c.country_header);
+  take(t, "plugins", "directory", c.plugin_dir);
+  take(t, "plugins", "load", c.plugins);
+  take(t, "site", "name", c.site_name);
+  take(t, "site", "admin_email", c.admin_email);
+  if (!secret_file.empty()) c.secret = read_secret_file(secret_file);
+  if (!key_file.empty()) c.encryption_key_hex = read_secret_file(key_file);
+  if (!smtp_password_file.empty()) c.smtp_password = read_secret_file(smtp_password_file);
+  if (c.argon2_max_concurrent < 1) throw config_error("config: password.max_concurrent must be >= 1");
+  if (c.threads < 1 || c.threads > 256) throw config_error("config: server.threads must be 1..256");
+  if (c.io_threads < 1 || c.io_threads > 64) throw config_error("config: server.io_threads must be 1..64");
+  if (c.argon2_memory_kib < 19456 || c.argon2_iterations < 2 || c.argon2_parallelism < 1) {
+    throw config_error("config: argon2 parameters weaker than m=19456 KiB, t=2, p=1 are refused");
+  }
+  return c;
+}
+
+std::string config::auth_socket() const {
+  if (auth_socket_setting == "off") return {};
+  if (!auth_socket_setting.empty()) return auth_socket_setting;
+  const std::string suffix = ".sock";
+  if (socket_path.size() > suffix.size() &&
+      socket_path.compare(socket_path.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    return socket_path.substr(0, socket_path.size() - suffix.size()) + "-auth.sock";
+  }
+  return socket_path + "-auth";
+}
+
+void config::apply_environment() {
+  if (auto v = env("CARTGATE_DATABASE_URL")) database_url = v;
+  if (auto v = env("CARTGATE_SOCKET")) socket_path = v;
+  if (auto v = env("CARTGATE_JWT_SECRET")) secret = v;
+  if (auto v = env("CARTGATE_ENCRYPTION_KEY")) encryption_key_hex = v;
+  if (auto v = env("CARTGATE_SMTP_PASSWORD")) smtp_password = v;
+}
+
+config config::load(const std::string& path) {
+  config c;
+  if (!path.empty()) {
+    std::ifstream in(path);
+    if (!in) throw config_error("cannot read config file " + path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    c = from_toml(ss.str());
+  }
+  c.apply_environment();
+  return c;
+}
+
+}  // namespace cartgate

@@ -1,0 +1,94 @@
+// Login sessions and their refresh tokens in PostgreSQL. A session ("pat") outlives its
+// access tokens; it ends when its refresh token expires, at logout, or when revoked.
+// Refresh tokens exist only as SHA-256 hashes and rotate on every use: presenting a
+// retired one is reuse, and revokes the whole session.
+//
+//   auto s = sessions::create(tx, user_id, ip, device, policy, now);   // evicts past the cap
+//   auto r = sessions::rotate(tx, presented_refresh_token, policy, now);
+//   sessions::revoke_user(tx, user_id, "password_changed");            // notifies workers
+#pragma once
+
+#include <pqxx/pqxx>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "policy/options.h"
+#include "store/users.h"
+
+namespace cartgate::sessions {
+
+std::string new_pat();            // "pat_" + 24 hex
+std::string new_refresh_token();  // 128 hex (64 random bytes)
+bool looks_like_refresh_token(std::string_view token);
+
+struct created {
+  std::string pat;
+  std::string refresh_token;
+  std::vector<std::string> evicted;  // sessions revoked to stay under jwt.max_sessions
+};
+
+created create(pqxx::transaction_base& tx, std::int64_t user_id, const std::string& ip,
+               const std::string& device, const policy& p, std::int64_t now);
+
+// A fresh refresh token for an existing session; the session's previous ones are retired
+// (presenting one of them later counts as reuse).
+std::string reissue_refresh(pqxx::transaction_base& tx, const std::string& pat, std::int64_t user_id,
+                            const policy& p, std::int64_t now);
+
+enum class rotate_status { ok, unknown, expired, reused, session_revoked };
+struct rotated {
+  rotate_status status = rotate_status::unknown;
+  std::string pat;
+  std::int64_t user_id = 0;
+  std::string refresh_token;  // the new one, when ok
+};
+// The user a live (unretired, unexpired) refresh token belongs to, without locking it.
+std::optional<std::int64_t> refresh_token_owner(pqxx::transaction_base& tx, std::string_view presented);
+
+// Locks the presented token's row, so of two concurrent rotations exactly one succeeds.
+rotated rotate(pqxx::transaction_base& tx, std::string_view presented, const policy& p, std::int64_t now);
+
+// What a worker's session cache keeps of one session: its state and its user (without
+// the password hash). nullopt: no such session.
+struct state {
+  std::int64_t user_id = 0;
+  bool live = false;  // false: revoked
+  std::int64_t expires_at = 0;
+  user subject;
+};
+std::optional<state> lookup(pqxx::transaction_base& tx, const std::string& pat);
+
+// Revocations notify every worker (cartgate_revoke) when the transaction commits, with
+// one of these payloads: "pat:<pat>", "user:<id>" or "all".
+std::string revoke_payload_pat(const std::string& pat);
+std::string revoke_payload_user(std::int64_t user_id);
+inline constexpr const char* revoke_payload_all = "all";
+
+bool revoke_session(pqxx::transaction_base& tx, const std::string& pat, const std::string& why);
+int revoke_user(pqxx::transaction_base& tx, std::int64_t user_id, const std::string& why);
+int revoke_all(pqxx::transaction_base& tx, const std::string& why);
+
+// Writes a batch of "last used" times (pat → unix seconds); a time never moves back.
+void record_last_used(pqxx::transaction_base& tx, const std::unordered_map<std::string, std::int64_t>& batch);
+
+struct session_row {
+  std::string pat;
+  std::int64_t user_id;
+  std::string login;
+  std::string ip, device;
+  std::int64_t created_at, expires_at, last_used_at;  // last_used_at 0 = never
+  bool revoked;
+};
+std::vector<session_row> list(pqxx::transaction_base& tx, std::int64_t offset, std::int64_t limit);
+
+// Deletes expired sessions (and their refresh tokens) in batches; returns how many.
+std::int64_t cleanup_expired(pqxx::connection& c, std::int64_t batch_size,
+                             const std::function<void(std::int64_t)>& progress);
+
+}  // namespace cartgate::sessions

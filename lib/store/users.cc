@@ -1,0 +1,145 @@
+#include "store/users.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "base/text.h"
+
+namespace cartgate::users {
+namespace {
+
+const std::string columns = column_list("users");
+
+std::optional<user> one(const pqxx::result& rows) {
+  if (rows.empty()) return std::nullopt;
+  return from_row(rows[0]);
+}
+
+std::string roles_literal(const std::vector<std::string>& roles) {
+  // Role slugs are validated to [a-z0-9_-], so they need no quoting inside the literal.
+  std::string out = "{";
+  for (std::size_t i = 0; i < roles.size(); ++i) {
+    if (i) out += ',';
+    out += roles[i];
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+std::string column_list(std::string_view table) {
+  std::string t(table);
+  return t + ".id, " + t + ".login, " + t + ".email, coalesce(" + t + ".phone, ''), " + t + ".password_hash, " +
+         t + ".first_name, " + t + ".last_name, " + t + ".display_name, array_to_string(" + t + ".roles, ',')";
+}
+
+user from_row(const pqxx::row& r, int first) {
+  user u;
+  u.id = r[first].as<std::int64_t>();
+  u.login = r[first + 1].c_str();
+  u.email = r[first + 2].c_str();
+  u.phone = r[first + 3].c_str();
+  u.password_hash = r[first + 4].c_str();
+  u.first_name = r[first + 5].c_str();
+  u.last_name = r[first + 6].c_str();
+  u.display_name = r[first + 7].c_str();
+  u.roles = text::split_list(r[first + 8].c_str());
+  return u;
+}
+
+std::optional<user> find_by_identifier(pqxx::transaction_base& tx, std::string_view identifier) {
+  if (identifier.empty() || identifier.size() > 254) return std::nullopt;
+  std::string id(identifier);
+  // One statement, exact matches only: login first, then email, then phone, so a login
+  // that looks like someone else's phone number cannot shadow them.
+  return one(tx.exec_params(std::string("SELECT ") + columns +
+                                " FROM users WHERE lower(login) = lower($1) OR lower(email) = lower($1)"
+                                " OR phone = $1 ORDER BY (lower(login) = lower($1)) DESC,"
+                                " (lower(email) = lower($1)) DESC LIMIT 1",
+                            id));
+}
+
+std::optional<user> find_by_id(pqxx::transaction_base& tx, std::int64_t id) {
+  return one(tx.exec_params(std::string("SELECT ") + columns + " FROM users WHERE id = $1", id));
+}
+
+std::optional<user> find(pqxx::transaction_base& tx, std::string_view key) {
+  if (!key.empty() && std::all_of(key.begin(), key.end(), [](unsigned char c) { return std::isdigit(c); }) &&
+      key.size() < 19) {
+    if (auto u = find_by_id(tx, std::stoll(std::string(key)))) return u;
+  }
+  return one(tx.exec_params(std::string("SELECT ") + columns +
+                                " FROM users WHERE lower(login) = lower($1) OR lower(email) = lower($1)"
+                                " ORDER BY (lower(login) = lower($1)) DESC LIMIT 1",
+                            std::string(key)));
+}
+
+std::int64_t add(pqxx::transaction_base& tx, const user& u) {
+  try {
+    // A violation aborts the caller's transaction; it is reported as a conflict.
+    auto r = tx.exec_params(
+        "INSERT INTO users (login, email, phone, password_hash, first_name, last_name, display_name, roles)"
+        " VALUES ($1, $2, nullif($3, ''), $4, $5, $6, $7, $8::text[]) RETURNING id",
+        u.login, u.email, u.phone, u.password_hash, u.first_name, u.last_name,
+        u.display_name.empty() ? u.login : u.display_name,
+        roles_literal(u.roles.empty() ? std::vector<std::string>{"customer"} : u.roles));
+    return r[0][0].as<std::int64_t>();
+  } catch (const pqxx::unique_violation&) {
+    throw conflict("a user with that login, email or phone already exists");
+  }
+}
+
+void set_password_hash(pqxx::transaction_base& tx, std::int64_t id, const std::string& hash) {
+  tx.exec_params("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1", id, hash);
+}
+
+bool remove(pqxx::transaction_base& tx, std::int64_t id) {
+  return tx.exec_params("DELETE FROM users WHERE id = $1", id).affected_rows() > 0;
+}
+
+std::vector<user> list(pqxx::transaction_base& tx, std::int64_t offset, std::int64_t limit) {
+  std::vector<user> out;
+  for (auto row : tx.exec_params(std::string("SELECT ") + columns +
+                                     " FROM users ORDER BY id OFFSET $1 LIMIT $2",
+                                 offset, limit)) {
+    out.push_back(from_row(row));
+  }
+  return out;
+}
+
+std::string role_label(const std::vector<std::string>& roles) {
+  std::string out;
+  for (auto& slug : roles) {
+    if (!out.empty()) out += ", ";
+    bool start = true;
+    for (char c : slug) {
+      if (c == '_' || c == '-') {
+        out += ' ';
+        start = true;
+      } else {
+        out += start ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+        start = false;
+      }
+    }
+  }
+  return out;
+}
+
+bool valid_login(std::string_view login) {
+  if (login.empty() || login.size() > 60) return false;
+  return std::all_of(login.begin(), login.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '.' || c == '-' || c == '@' || c == ' ';
+  });
+}
+
+bool valid_email(std::string_view email) {
+  auto at = email.find('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 >= email.size() || email.size() > 254) return false;
+  if (email.find('@', at + 1) != std::string_view::npos) return false;
+  if (email.substr(at).find('.') == std::string_view::npos) return false;
+  return std::none_of(email.begin(), email.end(), [](unsigned char c) {
+    return c <= 0x20 || c == '<' || c == '>' || c == '"' || c == ',' || c == 0x7f;
+  });
+}
+
+}  // namespace cartgate::users

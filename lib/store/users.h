@@ -1,0 +1,62 @@
+// Customer accounts: who can log in, by login, email or phone, and with which password
+// hash (argon2id, or a WordPress hash imported as is and upgraded on first login).
+//
+//   pqxx::work w(conn);
+//   auto u = users::find_by_identifier(w, "alice@example.com");   // login, email or phone
+//   auto id = users::add(w, new_user);                              // throws users::conflict
+#pragma once
+
+#include <pqxx/pqxx>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cartgate {
+
+struct user {
+  std::int64_t id = 0;
+  std::string login;
+  std::string email;
+  std::string phone;  // "" when none
+  std::string password_hash;
+  std::string first_name;
+  std::string last_name;
+  std::string display_name;
+  std::vector<std::string> roles;  // slugs: "customer", "vip_customer", …
+};
+
+namespace users {
+
+class conflict : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Login, email (case-insensitive) or phone, as CoCart's login accepts them.
+std::optional<user> find_by_identifier(pqxx::transaction_base& tx, std::string_view identifier);
+std::optional<user> find_by_id(pqxx::transaction_base& tx, std::int64_t id);
+// The CLI's USER argument: a numeric id, an email or a login.
+std::optional<user> find(pqxx::transaction_base& tx, std::string_view id_email_or_login);
+
+std::int64_t add(pqxx::transaction_base& tx, const user& u);  // throws conflict
+void set_password_hash(pqxx::transaction_base& tx, std::int64_t id, const std::string& hash);
+bool remove(pqxx::transaction_base& tx, std::int64_t id);
+std::vector<user> list(pqxx::transaction_base& tx, std::int64_t offset, std::int64_t limit);
+
+// The columns a user is read from (qualified by `table`, e.g. "u" in a join) and the
+// mapping of a row that has them from column `first` on: the one row mapping, also for
+// stores that join users (sessions).
+std::string column_list(std::string_view table);
+user from_row(const pqxx::row& r, int first = 0);
+
+// "Customer, Vip Customer": capitalised role names joined by ", " (the login response).
+std::string role_label(const std::vector<std::string>& roles);
+bool valid_login(std::string_view login);  // WordPress's sanitize_user alphabet
+bool valid_email(std::string_view email);
+
+}  // namespace users
+}  // namespace cartgate

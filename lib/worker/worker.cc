@@ -1,0 +1,140 @@
+#include "worker/worker.h"
+
+#include <ctime>
+
+#include "infra/log.h"
+#include "store/options.h"
+#include "store/rate_limits.h"
+#include "store/sessions.h"
+
+namespace cartgate {
+namespace {
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+}  // namespace
+
+worker::worker(config cfg)
+    : cfg_(std::move(cfg)),
+      pool_(cfg_.database_url, static_cast<std::size_t>(cfg_.threads), cfg_.connect_timeout),
+      keys_(cfg_),
+      // A session seen for the first time is read on a pooled connection (on the event
+      // loop, acquire() throws db::would_block and the request moves to a blocking thread).
+      sessions_([this](const std::string& pat) {
+        auto conn = pool_.acquire();
+        try {
+          pqxx::read_transaction t(*conn);
+          return sessions::lookup(t, pat);
+        } catch (const pqxx::broken_connection&) {
+          conn.discard();
+          throw;
+        }
+      }),
+      password_slots_(static_cast<unsigned>(cfg_.argon2_max_concurrent)),
+      listener_(pool_.url()) {
+  // Loads the geo database (once per process) and the plugins; a plugin that fails to
+  // load throws here, so `serve` stops before forking with the plugin named.
+  rules_ = std::make_unique<rules::chain>(cfg_, events_);
+  if (!cfg_.encryption_key_hex.empty()) twofactor_keys_ = twofactor::keys::from_config(cfg_);
+  twofactor_ = twofactor::settings{twofactor_keys_ ? &*twofactor_keys_ : nullptr, cfg_.site_name, cfg_.mail_from};
+  if (twofactor_keys_) {
+    mail::smtp_settings smtp;
+    smtp.url = cfg_.smtp_url;
+    smtp.username = cfg_.smtp_username;
+    smtp.password = cfg_.smtp_password;
+    outbox_ = std::make_unique<outbox>(pool_, twofactor_keys_->box, smtp, cfg_.mail_from);
+  }
+  password::argon2_params argon2{cfg_.argon2_memory_kib, cfg_.argon2_iterations, cfg_.argon2_parallelism};
+  api_ = std::make_unique<api::services>(api::services{
+      cfg_,
+      pool_,
+      policy_,
+      keys_,
+      sessions_,
+      *rules_,
+      events_,
+      stream_,
+      twofactor_,
+      login_pipeline{pool_, keys_, *rules_, events_, password_slots_, argon2,
+                     std::chrono::milliseconds(cfg_.argon2_wait_ms), twofactor_},
+      refresh_pipeline{pool_, keys_, *rules_, events_},
+      unix_now,
+  });
+  schedule_background();
+}
+
+void worker::schedule_background() {
+  listener_.on_channel("cartgate_revoke", [this](std::string_view payload) {
+    sessions_.on_notification(payload);
+  });
+  // Notifications may have been missed while the connection was down: forget every
+  // cached session (they are re-read on demand) before trusting the cache again.
+  listener_.on_reconnect([this](pqxx::connection&) { sessions_.clear(); });
+  listener_.every(std::chrono::seconds(5), [this](pqxx::connection& c) {
+    auto batch = sessions_.take_last_used();
+    if (batch.empty()) return;
+    try {
+      pqxx::work w(c);
+      sessions::record_last_used(w, batch);
+      w.commit();
+    } catch (const std::exception&) {
+      log::warn("last_used_flush_failed", {{"sessions", std::to_string(batch.size())}});
+      throw;
+    }
+  });
+  listener_.every(std::chrono::milliseconds(200), [this](pqxx::connection& c) { stream_.flush(c); });
+  // Expired rate-limit rows; any process may delete them, so every worker does, rarely.
+  listener_.every(std::chrono::minutes(5), [](pqxx::connection& c) {
+    pqxx::work w(c);
+    rate_limits::prune(w, unix_now());
+    w.commit();
+  });
+  listener_.on_channel("cartgate_options", [this](std::string_view) {
+    // The notification only says "something changed"; re-read everything on a pooled
+    // connection so the listener's own connection stays free for notifications.
+    try {
+      auto conn = pool_.acquire();
+      reload_policy(*conn);
+    } catch (const std::exception& e) {
+      log::warn("options_reload_failed", {{"error", e.what()}});
+    }
+  });
+  listener_.on_reconnect([this](pqxx::connection& c) { reload_policy(c); });
+  if (outbox_) outbox_->attach(listener_);
+}
+
+worker::~worker() { stop(); }
+
+void worker::start() {
+  // The stored policy before the first request, so a fresh worker never answers with the
+  // defaults of options that are set. With the database away it starts on the defaults
+  // and the listener loads the policy as soon as it connects.
+  try {
+    auto conn = pool_.acquire();
+    reload_policy(*conn);
+  } catch (const std::exception& e) {
+    log::warn("options_not_loaded_at_start", {{"error", e.what()}});
+  }
+  listener_.start();
+  if (outbox_) outbox_->start();
+}
+
+void worker::stop() {
+  if (outbox_) outbox_->stop();
+  listener_.stop();
+}
+
+void worker::reload_policy(pqxx::connection& c) {
+  std::map<std::string, std::string> stored;
+  {
+    pqxx::read_transaction t(c);
+    stored = stored_options::read_all(t);
+  }
+  try {
+    policy_.replace(std::make_shared<const policy>(policy::from_values(stored)));
+  } catch (const option_error& e) {
+    log::error("options_invalid_kept_previous", {{"error", e.what()}});
+  }
+}
+
+}  // namespace cartgate

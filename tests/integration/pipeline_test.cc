@@ -1,0 +1,272 @@
+// The login and refresh pipelines (lib/auth/login.h, lib/auth/refresh.h) run alone,
+// against the test stack's PostgreSQL: no worker, no HTTP, keys and rules of the test's
+// own, and a clock that stands still for the whole test.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <future>
+#include <thread>
+
+#include "auth/login.h"
+#include "auth/refresh.h"
+#include "crypto/jwt.h"
+#include "crypto/random.h"
+#include "support/stack.h"
+
+namespace cartgate {
+namespace {
+
+using namespace std::chrono_literals;
+
+config test_config() {
+  config cfg;
+  cfg.algorithm = "HS256";
+  cfg.secret = "pipeline-test-secret-pipeline-test-secret";
+  cfg.issuer = "https://pipeline.example";
+  return cfg;
+}
+
+// The test database's URL with an application_name of this test's own, so its
+// connections can be told apart in pg_stat_activity.
+std::string tagged_url() {
+  std::string url = test::env("CARTGATE_TEST_DATABASE_URL");
+  url += url.find('?') == std::string::npos ? "?" : "&";
+  return url + "application_name=pipeline_test";
+}
+
+// A rule that denies every user named in `who`.
+class deny_rule : public rules::rule {
+ public:
+  explicit deny_rule(std::int64_t who) : who_(who) {}
+  std::string_view name() const override { return "deny_for_test"; }
+  std::optional<failure> check(rules::context& c) override {
+    if (c.subject.id == who_) return failure{reason::plugin_denied};
+    return std::nullopt;
+  }
+
+ private:
+  std::int64_t who_;
+};
+
+struct Pipelines : ::testing::Test {
+  config cfg = test_config();
+  db::pool pool{tagged_url(), 4};
+  token_keys keys{cfg};
+  rules::chain chain{std::vector<std::unique_ptr<rules::rule>>{}};
+  events::bus bus;
+  password::limiter slots{1};
+  twofactor::settings no_twofactor{};
+  policy pol = policy::defaults();
+  // One instant for the whole test: the pipelines take the clock as a parameter.
+  std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  // An address of this test's own, so rate-limit counts start from zero.
+  std::string ip = "2001:db8::" + random::hex(2) + ":" + random::hex(2);
+
+  login_pipeline login(rules::chain& rules) {
+    return login_pipeline{pool, keys, rules, bus, slots, password::argon2_params{}, 300ms, no_twofactor};
+  }
+  login_pipeline login() { return login(chain); }
+  refresh_pipeline refresh(rules::chain& rules) { return refresh_pipeline{pool, keys, rules, bus}; }
+  refresh_pipeline refresh() { return refresh(chain); }
+
+  http::request request() {
+    http::request r;
+    r.client_ip = ip;
+    r.headers["user-agent"] = "pipeline-test/1.0";
+    return r;
+  }
+  Json::Value params = Json::Value(Json::objectValue);
+
+  std::int64_t count(const std::string& sql, const std::string& arg) {
+    auto c = test::db();
+    pqxx::read_transaction t(c);
+    return t.exec_params(sql, arg)[0][0].as<std::int64_t>();
+  }
+  std::int64_t live_sessions(std::int64_t user_id) {
+    return count("SELECT count(*) FROM sessions WHERE user_id = $1::bigint AND revoked_at IS NULL",
+                 std::to_string(user_id));
+  }
+};
+
+TEST_F(Pipelines, LoginWithTheRightPasswordCreatesASessionAndSignedTokens) {
+  auto u = test::make_user();
+  auto req = request();
+  auto out = login().run({req, params, u.login, u.password}, pol, now);
+  ASSERT_FALSE(out.denied) << reason_name(out.denied->why);
+  ASSERT_TRUE(out.who);
+  EXPECT_EQ(out.who->id, u.id);
+  EXPECT_EQ(out.refresh.size(), 128u);
+  auto v = jwt::verify(out.access, keys.key(), now, cfg.issuer);
+  ASSERT_EQ(v.why, jwt::reason::ok);
+  EXPECT_EQ(v.payload["data"]["user"]["pat"].asString(), out.pat);
+  EXPECT_EQ(v.payload["iat"].asInt64(), now) << "the pipeline's clock, not the machine's";
+  EXPECT_EQ(live_sessions(u.id), 1);
+  EXPECT_FALSE(out.limit_headers.empty()) << "every login answer carries the rate-limit headers";
+}
+
+TEST_F(Pipelines, LoginUnknownUserAndWrongPasswordLookAlikeAndBothCount) {
+  auto u = test::make_user();
+  auto req = request();
+  auto wrong = login().run({req, params, u.login, "not-the-password"}, pol, now);
+  auto unknown = login().run({req, params, test::unique_name("nobody"), "whatever"}, pol, now);
+  ASSERT_TRUE(wrong.denied && unknown.denied);
+  EXPECT_EQ(wrong.denied->why, reason::bad_credentials);
+  EXPECT_EQ(unknown.denied->why, reason::bad_credentials);
+  EXPECT_EQ(to_response(*wrong.denied).body, to_response(*unknown.denied).body);
+  EXPECT_EQ(count("SELECT hits FROM rate_limits WHERE bucket = $1", "login:ip:" + ip), 2);
+  EXPECT_EQ(live_sessions(u.id), 0);
+}
+
+TEST_F(Pipelines, LoginRateLimitComesBeforeAnyPasswordWork) {
+  auto u = test::make_user();
+  auto req = request();
+  for (int i = 0; i < pol.login_max; ++i) {
+    EXPECT_EQ(login().run({req, params, u.login, "wrong"}, pol, now).denied->why, reason::bad_credentials);
+  }
+  // The only argon2 slot is taken: a login that did password work would answer busy.
+  auto held = slots.acquire(0ms);
+  ASSERT_TRUE(held);
+  auto out = login().run({req, params, u.login, u.password}, pol, now);
+  ASSERT_TRUE(out.denied);
+  EXPECT_EQ(out.denied->why, reason::login_rate_limited);
+}
+
+TEST_F(Pipelines, LoginWithoutAnArgon2SlotIsBusy) {
+  auto u = test::make_user();
+  auto held = slots.acquire(0ms);
+  ASSERT_TRUE(held);
+  auto req = request();
+  auto out = login().run({req, params, u.login, u.password}, pol, now);
+  ASSERT_TRUE(out.denied);
+  EXPECT_EQ(out.denied->why, reason::busy);
+  EXPECT_EQ(live_sessions(u.id), 0);
+}
+
+TEST_F(Pipelines, LoginHoldsNoTransactionWhileWaitingForOrRunningArgon2) {
+  auto u = test::make_user();
+  auto held = slots.acquire(0ms);
+  ASSERT_TRUE(held);
+  auto req = request();
+  auto running = std::async(std::launch::async, [&] { return login().run({req, params, u.login, u.password}, pol, now); });
+  // While the login waits for the slot (slot_wait 300 ms), none of this test's
+  // connections is inside a transaction.
+  std::this_thread::sleep_for(100ms);
+  auto in_transaction = count(
+      "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state LIKE 'idle in transaction%'",
+      "pipeline_test");
+  held.reset();
+  auto out = running.get();
+  EXPECT_EQ(in_transaction, 0);
+  EXPECT_FALSE(out.denied) << reason_name(out.denied->why);
+}
+
+TEST_F(Pipelines, LoginDeniedByARuleCreatesNoSessionAndIsNotAFailedLogin) {
+  auto u = test::make_user();
+  rules::chain denying{[&] {
+    std::vector<std::unique_ptr<rules::rule>> v;
+    v.push_back(std::make_unique<deny_rule>(u.id));
+    return v;
+  }()};
+  auto req = request();
+  auto out = login(denying).run({req, params, u.login, u.password}, pol, now);
+  ASSERT_TRUE(out.denied);
+  EXPECT_EQ(out.denied->why, reason::plugin_denied);
+  EXPECT_EQ(live_sessions(u.id), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM rate_limits WHERE bucket = $1", "login:ip:" + ip), 0);
+}
+
+TEST_F(Pipelines, LoginPastTheSessionCapEvictsTheOldest) {
+  auto u = test::make_user();
+  pol = policy::from_values({{"jwt.max_sessions", "2"}});
+  auto req = request();
+  std::vector<std::string> pats;
+  for (int i = 0; i < 3; ++i) {
+    auto out = login().run({req, params, u.login, u.password}, pol, now);
+    ASSERT_FALSE(out.denied);
+    pats.push_back(out.pat);
+  }
+  EXPECT_EQ(live_sessions(u.id), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM sessions WHERE pat = $1 AND revoked_at IS NOT NULL", pats[0]), 1);
+}
+
+TEST_F(Pipelines, ReloginKeepsTheAccessTokenAndRetiresTheRefreshToken) {
+  auto u = test::make_user();
+  auto req = request();
+  auto first = login().run({req, params, u.login, u.password}, pol, now);
+  ASSERT_FALSE(first.denied);
+  identity who;
+  who.user_id = u.id;
+  who.pat = first.pat;
+  who.token = first.access;
+  auto again = login().relogin(who, pol, now);
+  ASSERT_FALSE(again.denied);
+  EXPECT_EQ(again.access, first.access);
+  EXPECT_NE(again.refresh, first.refresh);
+  Json::Value old_token(Json::objectValue);
+  old_token["refresh_token"] = first.refresh;
+  EXPECT_EQ(refresh().run(req, old_token, pol, now).denied->why, reason::refresh_reused);
+}
+
+TEST_F(Pipelines, RefreshRotatesAndAReusedTokenRevokesTheSession) {
+  auto u = test::make_user();
+  auto req = request();
+  auto in = login().run({req, params, u.login, u.password}, pol, now);
+  ASSERT_FALSE(in.denied);
+  Json::Value body(Json::objectValue);
+  body["refresh_token"] = in.refresh;
+  auto next = refresh().run(req, body, pol, now);
+  ASSERT_FALSE(next.denied) << reason_name(next.denied->why);
+  EXPECT_NE(next.refresh_token, in.refresh);
+  EXPECT_EQ(jwt::verify(next.access, keys.key(), now, cfg.issuer).why, jwt::reason::ok);
+  auto reused = refresh().run(req, body, pol, now);
+  ASSERT_TRUE(reused.denied);
+  EXPECT_EQ(reused.denied->why, reason::refresh_reused);
+  EXPECT_EQ(live_sessions(u.id), 0);
+  body["refresh_token"] = next.refresh_token;
+  EXPECT_EQ(refresh().run(req, body, pol, now).denied->why, reason::refresh_unknown);
+}
+
+TEST_F(Pipelines, RefreshPastItsExpiryIsRefusedWithoutRevoking) {
+  auto u = test::make_user();
+  pol = policy::from_values({{"jwt.refresh_ttl", "60"}});
+  auto req = request();
+  auto in = login().run({req, params, u.login, u.password}, pol, now);
+  ASSERT_FALSE(in.denied);
+  Json::Value body(Json::objectValue);
+  body["refresh_token"] = in.refresh;
+  auto late = refresh().run(req, body, pol, now + 61);
+  ASSERT_TRUE(late.denied);
+  EXPECT_EQ(late.denied->why, reason::refresh_expired);
+}
+
+TEST_F(Pipelines, RefreshCountsEveryCallAgainstItsLimit) {
+  pol = policy::from_values({{"rate_limit.refresh.max", "2"}});
+  auto req = request();
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(refresh().run(req, params, pol, now).denied->why, reason::refresh_missing);
+  auto out = refresh().run(req, params, pol, now);
+  ASSERT_TRUE(out.denied);
+  EXPECT_EQ(out.denied->why, reason::rate_limited);
+  EXPECT_FALSE(out.limit_headers.empty());
+}
+
+TEST_F(Pipelines, RefreshDeniedByARuleLeavesTheTokenUsable) {
+  auto u = test::make_user();
+  auto req = request();
+  auto in = login().run({req, params, u.login, u.password}, pol, now);
+  ASSERT_FALSE(in.denied);
+  rules::chain denying{[&] {
+    std::vector<std::unique_ptr<rules::rule>> v;
+    v.push_back(std::make_unique<deny_rule>(u.id));
+    return v;
+  }()};
+  pol = policy::from_values({{"rules.on_refresh", "true"}});
+  Json::Value body(Json::objectValue);
+  body["refresh_token"] = in.refresh;
+  EXPECT_EQ(refresh(denying).run(req, body, pol, now).denied->why, reason::plugin_denied);
+  EXPECT_FALSE(refresh().run(req, body, pol, now).denied) << "the denied refresh did not rotate";
+}
+
+}  // namespace
+}  // namespace cartgate
