@@ -1,5 +1,6 @@
 #include "rules/chain.h"
 
+#include "infra/db.h"
 #include "infra/log.h"
 #include "infra/metrics.h"
 #include "rules/builtin.h"
@@ -37,10 +38,15 @@ std::optional<failure> chain::run(context& ctx) {
   for (auto& r : rules_) {
     try {
       so_far = r->check(ctx);
-    } catch (const pqxx::broken_connection&) {
-      ctx.permission_so_far = caller_view;
-      throw;  // the database is away: the service answers 503, not a rule failure
     } catch (const std::exception& e) {
+      // A database failure is not the rule's: the database away or a commit in doubt
+      // answers 503, and a serialization failure lets the transaction be retried. Only
+      // what db::classify calls a bug (or a plugin's own exception) is plugin_failed.
+      auto what = db::classify(e);
+      if (what == db::outcome::unavailable || what == db::outcome::retry) {
+        ctx.permission_so_far = caller_view;
+        throw;
+      }
       log::error("rule_failed", {{"rule", std::string(r->name())}, {"error", e.what()}});
       so_far = failure{reason::plugin_failed};
     } catch (...) {

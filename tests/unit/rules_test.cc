@@ -3,6 +3,9 @@
 // loaded from build/plugins through the real ABI.
 #include <gtest/gtest.h>
 
+#include <functional>
+
+#include "infra/db.h"
 
 #include <filesystem>
 #include <fstream>
@@ -264,6 +267,58 @@ TEST(Chain, EarlierDenialPassedInIsReturnedWithoutRunningRules) {
   ctx.permission_so_far = &earlier;
   EXPECT_EQ(answer(c->run(ctx)), "403 cocart_time_restricted");
   EXPECT_TRUE(trace.empty());
+}
+
+// A rule whose database work fails the way PostgreSQL fails.
+class failing_db_rule : public rule {
+ public:
+  explicit failing_db_rule(std::function<void()> fail) : fail_(std::move(fail)) {}
+  std::string_view name() const override { return "failing_db"; }
+  std::optional<failure> check(context&) override {
+    fail_();
+    return std::nullopt;
+  }
+
+ private:
+  std::function<void()> fail_;
+};
+
+TEST(Chain, DatabaseAwayOrCommitInDoubtInsideARuleIsNotAPluginFailure) {
+  // Each of these must leave the chain (the route answers 503, or the transaction is
+  // retried), never become 500 plugin_failed.
+  const std::vector<std::pair<const char*, std::function<void()>>> rows = {
+      {"admin shutdown 57P01", [] { throw pqxx::sql_error("terminating connection", "SELECT 1", "57P01"); }},
+      {"cannot connect now 57P03", [] { throw pqxx::sql_error("starting up", "SELECT 1", "57P03"); }},
+      {"connection exception 08006", [] { throw pqxx::sql_error("connection failure", "SELECT 1", "08006"); }},
+      {"in doubt", [] { throw pqxx::in_doubt_error("commit in doubt"); }},
+      {"broken connection", [] { throw pqxx::broken_connection("gone"); }},
+      {"serialization failure 40001", [] { throw pqxx::serialization_failure("could not serialize access"); }},
+  };
+  for (const auto& [what, fail] : rows) {
+    std::vector<std::unique_ptr<rule>> rules;
+    rules.push_back(std::make_unique<failing_db_rule>(fail));
+    chain c(std::move(rules));
+    fixture fx;
+    auto ctx = fx.ctx();
+    try {
+      auto f = c.run(ctx);
+      ADD_FAILURE() << what << ": the chain answered " << answer(f);
+    } catch (const std::exception& e) {
+      auto outcome = db::classify(e);
+      EXPECT_TRUE(outcome == db::outcome::unavailable || outcome == db::outcome::retry) << what;
+    }
+    EXPECT_EQ(ctx.permission_so_far, nullptr) << what << ": the caller's view is restored";
+  }
+}
+
+TEST(Chain, OtherSqlErrorInsideARuleIsAPluginFailure) {
+  std::vector<std::unique_ptr<rule>> rules;
+  rules.push_back(std::make_unique<failing_db_rule>(
+      [] { throw pqxx::sql_error("relation \"nope\" does not exist", "SELECT 1 FROM nope", "42P01"); }));
+  chain c(std::move(rules));
+  fixture fx;
+  auto ctx = fx.ctx();
+  EXPECT_EQ(answer(c.run(ctx)), "500 cocart_internal_error");
 }
 
 // --- plugins through the real ABI --------------------------------------------------
