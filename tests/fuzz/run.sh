@@ -48,8 +48,9 @@ if ! pkg-config --exists jsoncpp; then
 fi
 
 mkdir -p "$OUT"
-# lib/http.cc (http1's request type) pulls in jsoncpp and OpenSSL's base64.
-SOURCES=("$ROOT"/lib/wire/*.cc "$ROOT/lib/http.cc")
+# lib/http/message.cc (http1's request type) pulls in jsoncpp and OpenSSL's base64, and
+# lib/base/text.cc the ASCII helpers both codecs use.
+SOURCES=("$ROOT"/lib/wire/*.cc "$ROOT/lib/http/message.cc" "$ROOT/lib/base/text.cc")
 read -r -a JSON_CFLAGS <<<"$(pkg-config --cflags jsoncpp)"
 read -r -a JSON_LIBS <<<"$(pkg-config --libs jsoncpp)"
 
