@@ -29,7 +29,9 @@ state_dir() {
 }
 
 S=$(state_dir)
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+# Found again by pg_up when deploy/deps.sh has only just installed PostgreSQL.
+find_pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true; }
+PG_BIN=$(find_pg_bin)
 
 build() {
   say "building (Release) in $BUILD_DIR"
@@ -67,6 +69,7 @@ pg_server_options() {
 }
 
 pg_up() {
+  [[ -n $PG_BIN ]] || PG_BIN=$(find_pg_bin)
   [[ -n $PG_BIN ]] || die "PostgreSQL binaries not found under /usr/lib/postgresql"
   mkdir -p "$S/pg"
   chown postgres:postgres "$S/pg"
@@ -275,7 +278,6 @@ WP_ADMIN_LOGIN=admin
 # the state folder, so the stacks of two checkouts never load each other's site.
 WP_CONFIG_NAME=cartgate-$STACK-$(printf '%s' "$S" | sha1sum | cut -c1-10)
 MARIADB_SOCKET=$S/mariadb/run/mysqld.sock
-PHP_FPM_BIN=$(ls /usr/sbin/php-fpm* 2>/dev/null | sort -V | tail -n 1)
 
 # The pid in FILE if that process is alive and is PROGRAM (a pid file can outlive its
 # process, and the number can be reused by another).
@@ -367,8 +369,11 @@ mariadb_down() {
   stop_pid "$S/mariadb/run/mariadbd.pid" mariadbd TERM 60
 }
 
+php_fpm_bin() { ls /usr/sbin/php-fpm* 2>/dev/null | sort -V | tail -n 1 || true; }
+
 php_fpm_up() {
-  [[ -n $PHP_FPM_BIN ]] || die "PHP-FPM not found (deploy/deps.sh installs php-fpm)"
+  local bin; bin=$(php_fpm_bin)
+  [[ -n $bin ]] || die "PHP-FPM not found (deploy/deps.sh installs php-fpm)"
   mkdir -p "$S/php-fpm" "$S/run" "$S/log"
   touch "$S/log/php-error.log" && chown www-data:www-data "$S/log/php-error.log"
   # A private master (not Debian's service) with one pool as www-data on a socket in the
@@ -403,7 +408,7 @@ php_admin_flag[display_errors] = off
 ; has no mail transport for it, and cartgate's mail sink is for cartgate's mail.
 php_admin_value[sendmail_path] = /bin/true
 CONF
-  "$PHP_FPM_BIN" --fpm-config "$S/php-fpm/php-fpm.conf" -t >"$S/php-fpm/test.log" 2>&1 ||
+  "$bin" --fpm-config "$S/php-fpm/php-fpm.conf" -t >"$S/php-fpm/test.log" 2>&1 ||
     { cat "$S/php-fpm/test.log" >&2; die "PHP-FPM config invalid"; }
   local pid
   if pid=$(live_pid "$S/php-fpm/php-fpm.pid" php-fpm); then
@@ -411,7 +416,7 @@ CONF
     kill -USR2 "$pid"
   else
     rm -f "$S/run/php-fpm.sock"
-    "$PHP_FPM_BIN" --fpm-config "$S/php-fpm/php-fpm.conf" || die "PHP-FPM did not start"
+    "$bin" --fpm-config "$S/php-fpm/php-fpm.conf" || die "PHP-FPM did not start"
   fi
   for _ in $(seq 1 100); do [[ -S $S/run/php-fpm.sock ]] && return 0; sleep 0.1; done
   tail -n 20 "$S/log/php-fpm.log" >&2
