@@ -11,6 +11,8 @@ packages=(
   libgtest-dev libgmock-dev
   postgresql postgresql-client nginx-light tor-geoipdb
   oathtool libfcgi-bin python3 python3-jwt python3-cryptography python3-aiosmtpd python3-passlib python3-bcrypt wrk
+  # The storefront (contract §8): WordPress from Debian on PHP-FPM and MariaDB.
+  php-fpm php php-mysql mariadb-server wordpress wordpress-theme-twentytwentythree
 )
 
 missing=()
@@ -28,14 +30,28 @@ echo "cartgate: installing ${#missing[@]} package(s): ${missing[*]}"
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-# A fresh machine has no package lists yet; update once, then install.
-if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >/tmp/cartgate-apt.log 2>&1; then
-  $SUDO apt-get update >>/tmp/cartgate-apt.log 2>&1
-  $SUDO apt-get install -y --no-install-recommends "${missing[@]}" >>/tmp/cartgate-apt.log 2>&1 ||
-    { tail -n 30 /tmp/cartgate-apt.log >&2; exit 1; }
-fi
+
+apt_install() {
+  # A fresh machine has no package lists yet; update once, then install.
+  if ! $SUDO apt-get install -y --no-install-recommends "$@" >>/tmp/cartgate-apt.log 2>&1; then
+    $SUDO apt-get update >>/tmp/cartgate-apt.log 2>&1
+    $SUDO apt-get install -y --no-install-recommends "$@" >>/tmp/cartgate-apt.log 2>&1 ||
+      { tail -n 30 /tmp/cartgate-apt.log >&2; exit 1; }
+  fi
+}
+
+: >/tmp/cartgate-apt.log
+# The wordpress package depends on "libapache2-mod-php | php", and php on "an Apache
+# module | php-fpm | php-cgi"; in a single transaction apt picks the first of each, which
+# pulls in Apache. With php-fpm installed first, the second step finds it satisfied.
+rest=()
+for p in "${missing[@]}"; do
+  if [[ $p == php-fpm ]]; then apt_install php-fpm; else rest+=("$p"); fi
+done
+((${#rest[@]} == 0)) || apt_install "${rest[@]}"
 # Debian starts the packaged services on install; cartgate runs its own private
-# instances on other ports, so the system ones are stopped to free 80/5432.
+# instances on other ports and sockets, so the system ones are stopped (nginx and
+# PostgreSQL would hold 80 and 5432).
 if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
-  $SUDO systemctl disable --now nginx postgresql >/dev/null 2>&1 || true
+  $SUDO systemctl disable --now nginx postgresql mariadb php8.2-fpm >/dev/null 2>&1 || true
 fi

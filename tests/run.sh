@@ -2,8 +2,9 @@
 # The README's second command: builds cartgate and runs every test (unit and
 # integration). Integration tests talk to a stack of their own on other loopback ports
 # (PostgreSQL 15433, nginx http 18080 / https 18443 / pool-B server 18090, stand-in
-# storefront 18081, SMTP sink 12525), started here from an empty database and stopped
-# on exit whatever happens. Exit status: ctest's (non-zero when any test fails).
+# storefront 18081, SMTP sink 12525) and the WordPress storefront (MariaDB and PHP-FPM on
+# unix sockets in the state folder), started here from empty databases and stopped on
+# exit whatever happens. Exit status: ctest's (non-zero when any test fails).
 #
 #   bash tests/run.sh                 # everything
 #   bash tests/run.sh -R Pool         # extra arguments go to ctest
@@ -19,6 +20,8 @@ POOL_B_PORT=${POOL_B_PORT:-18090}
 # Throwaway data: no need to wait for the disk.
 PG_FSYNC=off
 WORKERS=2
+# A table prefix other than WordPress's default, so nothing can quietly assume wp_.
+WP_TABLE_PREFIX=wpt_
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=$ROOT/build
 source "$ROOT/deploy/local/common.sh"
@@ -56,7 +59,9 @@ stack_down() {
   pool_b_down
   nginx_down
   pool_down
+  php_fpm_down
   smtp_down
+  mariadb_down
   pg_down
   wait_gone "${pids[@]}"
 }
@@ -86,10 +91,19 @@ write_config
 cli migrate >/dev/null
 rm -rf "$S/mail" "$S/log"/*.log
 mkdir -p "$S/log"
+mariadb_up
+mariadb_reset_database
+rm -f "$S/wordpress-admin"
+wordpress_install
+# Routes that cartgate owns, registered inside WordPress as CoCart and its plugins would:
+# a request that reaches one proves a spelling got past nginx and the must-use plugin.
+install -m 644 "$ROOT/tests/wordpress/decoy-routes.php" "$S/wordpress/wp-content/mu-plugins/"
+php_fpm_up
 smtp_up
 pool_up
 nginx_up
 wait_http "http://127.0.0.1:$HTTP_PORT/wp-json/cartgate/v1/health"
+wait_http "http://127.0.0.1:$HTTP_PORT/"
 
 export CARTGATE_TEST_STATE=$S
 export CARTGATE_TEST_CONFIG=$S/cartgate.toml
@@ -110,6 +124,12 @@ export CARTGATE_TEST_PG_BIN=$PG_BIN
 export CARTGATE_TEST_PG_DATA=$S/pg/data
 export CARTGATE_TEST_PG_LOG=$S/pg/server.log
 export CARTGATE_TEST_PG_OPTIONS; CARTGATE_TEST_PG_OPTIONS=$(pg_server_options)
+# The storefront: LOGIN:APPLICATION_PASSWORD of WordPress's administrator, and where
+# cartgate's MariaDB account finds WordPress's tables (deploy/wordpress/README.md).
+export CARTGATE_TEST_WORDPRESS_ADMIN_FILE=$S/wordpress-admin
+export CARTGATE_TEST_WORDPRESS_DB_CONFIG=$S/wordpress/cartgate-db.toml
+export CARTGATE_TEST_MARIADB_SOCKET=$MARIADB_SOCKET
+export CARTGATE_TEST_WORDPRESS_TABLE_PREFIX=$WP_TABLE_PREFIX
 
 say "running the tests"
 set +e

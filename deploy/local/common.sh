@@ -1,6 +1,8 @@
 # Shared by deploy/local/up, deploy/local/down, deploy/local/cartgate and tests/run.sh:
-# a private PostgreSQL cluster, the worker pool, nginx and an SMTP sink, all on loopback,
-# all state in one folder. Source it after setting STACK (a name) and the *_PORT values.
+# a private PostgreSQL cluster, the worker pool, nginx, an SMTP sink and the storefront
+# (WordPress from Debian's packages on a private MariaDB and PHP-FPM), all on loopback
+# or unix sockets, all state in one folder. Source it after setting STACK (a name) and
+# the *_PORT values.
 #
 #   STACK=local PG_PORT=15432 HTTP_PORT=8080 … source deploy/local/common.sh; stack_up
 
@@ -11,9 +13,11 @@ CARTGATE_BIN=$BUILD_DIR/cartgate
 say() { printf 'cartgate[%s]: %s\n' "$STACK" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-# The state folder lives in the git-ignored var/ of the checkout. PostgreSQL runs as the
-# `postgres` user and must be able to reach it; a checkout inside a private folder (for
-# example a mktemp -d clone) is not reachable, so the state then goes to /var/tmp.
+# The state folder lives in the git-ignored var/ of the checkout. PostgreSQL, MariaDB and
+# PHP-FPM run as `postgres`, `mysql` and `www-data` and must be able to reach it; a
+# checkout inside a private folder (for example a mktemp -d clone) is not reachable, so
+# the state then goes to /var/tmp. (The three are "others" to the checkout's owner
+# alike, so the postgres check stands for all of them.)
 state_dir() {
   local preferred=$ROOT/var/$STACK
   mkdir -p "$ROOT/var"
@@ -25,7 +29,9 @@ state_dir() {
 }
 
 S=$(state_dir)
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+# Found again by pg_up when deploy/deps.sh has only just installed PostgreSQL.
+find_pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true; }
+PG_BIN=$(find_pg_bin)
 
 build() {
   say "building (Release) in $BUILD_DIR"
@@ -42,6 +48,12 @@ secrets() {
   [[ -s $S/secrets/jwt_secret ]] || openssl rand -hex 32 >"$S/secrets/jwt_secret"
   [[ -s $S/secrets/encryption_key ]] || openssl rand -hex 32 >"$S/secrets/encryption_key"
   [[ -s $S/secrets/db_password ]] || openssl rand -hex 24 >"$S/secrets/db_password"
+  # The storefront's: MariaDB accounts of WordPress and of cartgate, the WordPress
+  # administrator's password and WordPress's eight keys and salts (one a line).
+  [[ -s $S/secrets/mariadb_wordpress_password ]] || openssl rand -hex 24 >"$S/secrets/mariadb_wordpress_password"
+  [[ -s $S/secrets/mariadb_cartgate_password ]] || openssl rand -hex 24 >"$S/secrets/mariadb_cartgate_password"
+  [[ -s $S/secrets/wordpress_admin_password ]] || openssl rand -hex 12 >"$S/secrets/wordpress_admin_password"
+  [[ -s $S/secrets/wordpress_salts ]] || for _ in 1 2 3 4 5 6 7 8; do openssl rand -hex 32; done >"$S/secrets/wordpress_salts"
   chmod 600 "$S/secrets"/*
 }
 
@@ -57,6 +69,7 @@ pg_server_options() {
 }
 
 pg_up() {
+  [[ -n $PG_BIN ]] || PG_BIN=$(find_pg_bin)
   [[ -n $PG_BIN ]] || die "PostgreSQL binaries not found under /usr/lib/postgresql"
   mkdir -p "$S/pg"
   chown postgres:postgres "$S/pg"
@@ -185,7 +198,8 @@ nginx_up() {
   mkdir -p "$S/nginx/logs" "$S/nginx/tmp"
   # The operator's snippets, used as they are, with /etc/nginx paths pointed here.
   local f
-  for f in cartgate.conf cartgate-fastcgi.conf cartgate-protect.conf; do
+  for f in cartgate.conf cartgate-fastcgi.conf cartgate-fastcgi-params.conf cartgate-protect.conf \
+           cartgate-protect-optional.conf cartgate-proxy-headers.conf; do
     sed -e "s|/etc/nginx/cartgate|$S/nginx/cartgate|g" "$ROOT/nginx/$f" >"$S/nginx/$f"
   done
   # With POOL_B_PORT set (tests/run.sh), a second server on that port sends cartgate's
@@ -207,7 +221,7 @@ nginx_up() {
       -e "s|@STATIC_PORT@|${STATIC_PORT:-0}|g" \
       -e "s|@SOCKET_B@|$S/run/cartgate-b.sock|g" -e "s|@POOL_B_PORT@|${POOL_B_PORT:-0}|g" \
       "${pool_b[@]}" \
-      -e "s|@STATE@|$S|g" -e "s|@ROOT@|$ROOT|g" \
+      -e "s|@STATE@|$S|g" -e "s|@ROOT@|$ROOT|g" -e "s|@WP_CONFIG_NAME@|$WP_CONFIG_NAME|g" \
       "$ROOT/nginx/local.conf.in" >"$S/nginx/nginx.conf"
   local nginx=(/usr/sbin/nginx -p "$S/nginx" -c "$S/nginx/nginx.conf" -e "$S/nginx/logs/error.log")
   "${nginx[@]}" -t >"$S/nginx/test.log" 2>&1 || { cat "$S/nginx/test.log" >&2; die "nginx config invalid"; }
@@ -251,4 +265,258 @@ wait_http() {
     sleep 0.1
   done
   die "no answer from $url"
+}
+
+# ---- the storefront (contract §8): MariaDB, PHP-FPM and WordPress ---------------------
+
+WP_DATABASE=wordpress
+WP_TABLE_PREFIX=${WP_TABLE_PREFIX:-wp_}
+WP_ADMIN_LOGIN=admin
+# Debian's /usr/share/wordpress/wp-config.php (which stays as packaged) loads
+# /etc/wordpress/config-NAME.php, NAME taken from the WORDPRESS_CONFIG FastCGI parameter
+# that our nginx sets (a client cannot: its headers arrive as HTTP_*). NAME is made from
+# the state folder, so the stacks of two checkouts never load each other's site.
+WP_CONFIG_NAME=cartgate-$STACK-$(printf '%s' "$S" | sha1sum | cut -c1-10)
+MARIADB_SOCKET=$S/mariadb/run/mysqld.sock
+
+# The pid in FILE if that process is alive and is PROGRAM (a pid file can outlive its
+# process, and the number can be reused by another).
+live_pid() {
+  local file=$1 program=$2 pid
+  [[ -s $file ]] || return 1
+  pid=$(cat "$file")
+  [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$program"* ]] || return 1
+  echo "$pid"
+}
+
+# Stops PROGRAM whose pid is in FILE with SIGNAL, waiting up to SECONDS for it to exit.
+stop_pid() {
+  local file=$1 program=$2 signal=$3 seconds=$4 pid
+  pid=$(live_pid "$file" "$program") || return 0
+  kill "-$signal" "$pid" 2>/dev/null || true
+  for _ in $(seq 1 $((seconds * 10))); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  say "warning: $program ($pid) did not stop in ${seconds}s; killing it"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# MariaDB as the server's root, over the private socket (root logs in by unix_socket).
+mariadb_root() { mariadb --defaults-file="$S/mariadb/my.cnf" -u root "$@"; }
+
+mariadb_up() {
+  [[ -x /usr/sbin/mariadbd ]] || die "MariaDB not found (deploy/deps.sh installs mariadb-server)"
+  mkdir -p "$S/mariadb/run" "$S/mariadb/log"
+  chown mysql:mysql "$S/mariadb" "$S/mariadb/run" "$S/mariadb/log"
+  chmod 755 "$S/mariadb" "$S/mariadb/run"
+  # No networking at all: WordPress, cartgate and the scripts use the socket. The other
+  # settings keep a small footprint; the test stack does not wait for the disk.
+  cat >"$S/mariadb/my.cnf" <<CNF
+# Generated by deploy/local/common.sh for the "$STACK" stack.
+[client]
+socket = $MARIADB_SOCKET
+
+[mariadbd]
+user = mysql
+datadir = $S/mariadb/data
+socket = $MARIADB_SOCKET
+pid-file = $S/mariadb/run/mariadbd.pid
+log-error = $S/mariadb/log/error.log
+skip-networking
+skip-name-resolve
+skip-log-bin
+performance_schema = OFF
+innodb_buffer_pool_size = 32M
+innodb_flush_log_at_trx_commit = $([[ ${PG_FSYNC:-on} == off ]] && echo 2 || echo 1)
+character-set-server = utf8mb4
+collation-server = utf8mb4_unicode_ci
+CNF
+  if [[ ! -d $S/mariadb/data/mysql ]]; then
+    say "creating a private MariaDB in $S/mariadb"
+    mariadb-install-db --defaults-file="$S/mariadb/my.cnf" --auth-root-authentication-method=socket \
+      --skip-test-db >"$S/mariadb/log/install.log" 2>&1 ||
+      { tail -n 20 "$S/mariadb/log/install.log" >&2; die "mariadb-install-db failed"; }
+  fi
+  if ! live_pid "$S/mariadb/run/mariadbd.pid" mariadbd >/dev/null; then
+    setsid /usr/sbin/mariadbd --defaults-file="$S/mariadb/my.cnf" >>"$S/mariadb/log/console.log" 2>&1 &
+    local started=$!
+    for _ in $(seq 1 300); do
+      mariadb-admin --defaults-file="$S/mariadb/my.cnf" -u root --silent ping >/dev/null 2>&1 && break
+      kill -0 "$started" 2>/dev/null || break
+      sleep 0.1
+    done
+    mariadb-admin --defaults-file="$S/mariadb/my.cnf" -u root --silent ping >/dev/null 2>&1 ||
+      { tail -n 20 "$S/mariadb/log/error.log" >&2; die "MariaDB did not start"; }
+  fi
+  # WordPress's own account and cartgate's, idempotently; passwords from the secrets
+  # folder (hex, so they need no quoting), sent on stdin rather than the command line.
+  mariadb_root <<SQL || die "cannot create the storefront's database and accounts"
+CREATE DATABASE IF NOT EXISTS $WP_DATABASE CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE USER IF NOT EXISTS 'wordpress'@'localhost';
+ALTER USER 'wordpress'@'localhost' IDENTIFIED BY '$(cat "$S/secrets/mariadb_wordpress_password")';
+GRANT ALL PRIVILEGES ON $WP_DATABASE.* TO 'wordpress'@'localhost';
+CREATE USER IF NOT EXISTS 'cartgate'@'localhost';
+ALTER USER 'cartgate'@'localhost' IDENTIFIED BY '$(cat "$S/secrets/mariadb_cartgate_password")';
+SQL
+}
+
+# An empty WordPress (tests start from a clean state every run, like PostgreSQL's).
+mariadb_reset_database() {
+  mariadb_root -e "DROP DATABASE IF EXISTS $WP_DATABASE; CREATE DATABASE $WP_DATABASE CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" ||
+    die "cannot recreate the $WP_DATABASE database"
+}
+
+mariadb_down() {
+  # mariadbd finishes what it is doing and flushes InnoDB on SIGTERM.
+  stop_pid "$S/mariadb/run/mariadbd.pid" mariadbd TERM 60
+}
+
+php_fpm_bin() { ls /usr/sbin/php-fpm* 2>/dev/null | sort -V | tail -n 1 || true; }
+
+php_fpm_up() {
+  local bin; bin=$(php_fpm_bin)
+  [[ -n $bin ]] || die "PHP-FPM not found (deploy/deps.sh installs php-fpm)"
+  mkdir -p "$S/php-fpm" "$S/run" "$S/log"
+  touch "$S/log/php-error.log" && chown www-data:www-data "$S/log/php-error.log"
+  # A private master (not Debian's service) with one pool as www-data on a socket in the
+  # state folder. clear_env keeps the master's environment out of $_SERVER: only
+  # nginx's FastCGI parameters can name cartgate's customer (CARTGATE_USER_ID).
+  cat >"$S/php-fpm/php-fpm.conf" <<CONF
+; Generated by deploy/local/common.sh for the "$STACK" stack.
+[global]
+pid = $S/php-fpm/php-fpm.pid
+error_log = $S/log/php-fpm.log
+daemonize = yes
+
+[wordpress]
+user = www-data
+group = www-data
+listen = $S/run/php-fpm.sock
+listen.owner = www-data
+listen.group = www-data
+listen.mode = 0660
+pm = dynamic
+pm.max_children = 8
+pm.start_servers = 2
+pm.min_spare_servers = 1
+pm.max_spare_servers = 3
+clear_env = yes
+security.limit_extensions = .php
+catch_workers_output = yes
+php_admin_value[error_log] = $S/log/php-error.log
+php_admin_flag[log_errors] = on
+php_admin_flag[display_errors] = off
+; WordPress's own mail (password-change notices and the like) goes nowhere: the stack
+; has no mail transport for it, and cartgate's mail sink is for cartgate's mail.
+php_admin_value[sendmail_path] = /bin/true
+CONF
+  "$bin" --fpm-config "$S/php-fpm/php-fpm.conf" -t >"$S/php-fpm/test.log" 2>&1 ||
+    { cat "$S/php-fpm/test.log" >&2; die "PHP-FPM config invalid"; }
+  local pid
+  if pid=$(live_pid "$S/php-fpm/php-fpm.pid" php-fpm); then
+    # Graceful reload: new settings, and the opcache forgets the old plugin file.
+    kill -USR2 "$pid"
+  else
+    rm -f "$S/run/php-fpm.sock"
+    "$bin" --fpm-config "$S/php-fpm/php-fpm.conf" || die "PHP-FPM did not start"
+  fi
+  for _ in $(seq 1 100); do [[ -S $S/run/php-fpm.sock ]] && return 0; sleep 0.1; done
+  tail -n 20 "$S/log/php-fpm.log" >&2
+  die "PHP-FPM did not start"
+}
+
+php_fpm_down() {
+  # SIGQUIT lets each PHP process finish its request.
+  stop_pid "$S/php-fpm/php-fpm.pid" php-fpm QUIT 30
+}
+
+wordpress_url() { echo "http://127.0.0.1:$HTTP_PORT"; }
+
+# The site's own configuration, content folder and must-use plugin, then wp_install()
+# (first run only) and the administrator's application password. Needs mariadb_up.
+wordpress_install() {
+  [[ -f /usr/share/wordpress/wp-settings.php ]] || die "WordPress not found (deploy/deps.sh installs wordpress)"
+  local wp=$S/wordpress content=$S/wordpress/wp-content
+  mkdir -p "$content/mu-plugins" "$content/plugins" "$content/themes" "$content/uploads"
+  chown www-data:www-data "$content/uploads"
+  # Themes come from Debian's packages, used in place.
+  local theme
+  for theme in /usr/share/wordpress/wp-content/themes/*/; do
+    ln -sfn "${theme%/}" "$content/themes/$(basename "$theme")"
+  done
+  install -m 644 "$ROOT/deploy/wordpress/cartgate.php" "$content/mu-plugins/cartgate.php"
+
+  local salts; mapfile -t salts <"$S/secrets/wordpress_salts"
+  ((${#salts[@]} == 8)) || die "$S/secrets/wordpress_salts should hold 8 lines"
+  # Readable by PHP-FPM's www-data and nobody else: it holds the database password.
+  install -m 640 -g www-data /dev/null "$wp/wp-config.php"
+  cat >"$wp/wp-config.php" <<PHP
+<?php
+// Generated by deploy/local/common.sh for the "$STACK" stack; loaded by Debian's
+// /usr/share/wordpress/wp-config.php through /etc/wordpress/config-$WP_CONFIG_NAME.php.
+define( 'DB_NAME', '$WP_DATABASE' );
+define( 'DB_USER', 'wordpress' );
+define( 'DB_PASSWORD', '$(cat "$S/secrets/mariadb_wordpress_password")' );
+define( 'DB_HOST', 'localhost:$MARIADB_SOCKET' );
+define( 'DB_CHARSET', 'utf8mb4' );
+define( 'DB_COLLATE', '' );
+\$table_prefix = '$WP_TABLE_PREFIX';
+
+define( 'AUTH_KEY', '${salts[0]}' );
+define( 'SECURE_AUTH_KEY', '${salts[1]}' );
+define( 'LOGGED_IN_KEY', '${salts[2]}' );
+define( 'NONCE_KEY', '${salts[3]}' );
+define( 'AUTH_SALT', '${salts[4]}' );
+define( 'SECURE_AUTH_SALT', '${salts[5]}' );
+define( 'LOGGED_IN_SALT', '${salts[6]}' );
+define( 'NONCE_SALT', '${salts[7]}' );
+
+// The same site on both of the stack's ports; links follow the scheme of the request.
+if ( isset( \$_SERVER['HTTPS'] ) && 'on' === \$_SERVER['HTTPS'] ) {
+	define( 'WP_HOME', 'https://127.0.0.1:$HTTPS_PORT' );
+} else {
+	define( 'WP_HOME', 'http://127.0.0.1:$HTTP_PORT' );
+}
+define( 'WP_SITEURL', WP_HOME );
+define( 'WP_CONTENT_DIR', '$content' );
+
+// A development site: "local" lets application passwords work over plain HTTP on
+// loopback. Nothing is fetched from the internet (updates, plugin installs, cron's
+// self-requests); code changes come from Debian's packages and this checkout.
+define( 'WP_ENVIRONMENT_TYPE', 'local' );
+define( 'WP_HTTP_BLOCK_EXTERNAL', true );
+define( 'DISALLOW_FILE_MODS', true );
+define( 'AUTOMATIC_UPDATER_DISABLED', true );
+define( 'DISABLE_WP_CRON', true );
+PHP
+  # The one file outside the state folder: Debian's per-site hook. Not secret.
+  mkdir -p /etc/wordpress
+  printf '<?php\n// cartgate %s stack (%s), written by deploy/local/common.sh.\nrequire %s;\n' \
+    "$STACK" "$ROOT" "'$wp/wp-config.php'" >"/etc/wordpress/config-$WP_CONFIG_NAME.php"
+
+  local pair
+  pair=$({ cat "$S/secrets/wordpress_admin_password"; cut -d: -f2- "$S/wordpress-admin" 2>/dev/null || echo; } |
+    php -d sendmail_path=/bin/true "$ROOT/deploy/local/wordpress-install.php" "$WP_CONFIG_NAME" "127.0.0.1:$HTTP_PORT" \
+      "cartgate $STACK store" "$WP_ADMIN_LOGIN" "admin@example.com" 2>>"$S/log/wordpress-install.log") ||
+    { tail -n 20 "$S/log/wordpress-install.log" >&2; die "WordPress install failed"; }
+  install -m 600 /dev/null "$S/wordpress-admin"
+  echo "$pair" >"$S/wordpress-admin"
+
+  # cartgate's account reads users and the outbox and may write passwords through;
+  # nothing else. The tables exist now (wp_install, the plugin's outbox).
+  local p=$WP_DATABASE.$WP_TABLE_PREFIX
+  mariadb_root <<SQL || die "cannot grant cartgate's MariaDB account"
+GRANT SELECT, UPDATE (user_pass, user_activation_key) ON ${p}users TO 'cartgate'@'localhost';
+GRANT SELECT ON ${p}usermeta TO 'cartgate'@'localhost';
+GRANT SELECT, DELETE ON ${p}cartgate_outbox TO 'cartgate'@'localhost';
+SQL
+  # Where cartgate finds WordPress's database (the [wordpress] table cartgate.toml will
+  # take once cartgate drains the outbox; deploy/wordpress/README.md).
+  cat >"$wp/cartgate-db.toml" <<TOML
+# Generated by deploy/local/common.sh for the "$STACK" stack.
+[wordpress]
+socket = "$MARIADB_SOCKET"
+database = "$WP_DATABASE"
+user = "cartgate"
+password_file = "$S/secrets/mariadb_cartgate_password"
+table_prefix = "$WP_TABLE_PREFIX"
+TOML
 }
