@@ -54,7 +54,7 @@ class printer : public pqxx::notification_receiver {
 void register_jwt(CLI::App& app, context& ctx) {
   auto* jwt_cmd = app.add_subcommand("jwt", "Create, inspect and revoke tokens and sessions");
   jwt_cmd->require_subcommand(1);
-  static std::string who, user_agent, ip, token, pat;
+  static std::string who, user_agent, ip, token, pat, format = "table";
   static std::int64_t page = 1, per_page = 20, batch_size = 1000;
   static bool force = false;
 
@@ -80,8 +80,41 @@ void register_jwt(CLI::App& app, context& ctx) {
   auto* list = jwt_cmd->add_subcommand("list", "List sessions, newest first");
   list->add_option("--page", page)->check(CLI::PositiveNumber);
   list->add_option("--per-page", per_page)->check(CLI::Range(1, 1000));
+  list->add_option("--user", who, "Only this user's live sessions (id, email or login), as the user sees them");
+  list->add_option("--format", format, "table or json (with --user)")->check(CLI::IsMember({"table", "json"}));
   list->callback([&ctx] {
     pqxx::read_transaction t(ctx.db());
+    if (!who.empty()) {
+      // The rows GET /wp-json/cartgate/v1/sessions answers the user with (without
+      // `current`, which only a token can say).
+      auto u = users::find(t, who);
+      if (!u) throw cli_error("no user '" + who + "'");
+      auto rows = sessions::list_live(t, u->id, static_cast<std::int64_t>(std::time(nullptr)));
+      if (format == "json") {
+        Json::Value out(Json::arrayValue);
+        for (auto& l : rows) {
+          Json::Value o(Json::objectValue);
+          o["pat"] = l.pat;
+          o["created"] = static_cast<Json::Int64>(l.created);
+          o["last_used"] = l.last_used ? Json::Value(static_cast<Json::Int64>(*l.last_used)) : Json::Value();
+          o["expires"] = static_cast<Json::Int64>(l.expires);
+          o["ip"] = l.ip;
+          o["device"] = l.device;
+          out.append(o);
+        }
+        std::cout << http::to_json(out) << '\n';
+        return;
+      }
+      std::cout << std::left << std::setw(30) << "PAT" << std::setw(22) << "CREATED" << std::setw(22) << "LAST_USED"
+                << std::setw(22) << "EXPIRES" << std::setw(18) << "IP" << "DEVICE\n";
+      for (auto& l : rows) {
+        std::cout << std::left << std::setw(30) << l.pat << std::setw(22) << iso_time(l.created) << std::setw(22)
+                  << iso_time(l.last_used.value_or(0)) << std::setw(22) << iso_time(l.expires) << std::setw(18)
+                  << (l.ip.empty() ? "-" : l.ip) << (l.device.empty() ? "-" : l.device) << '\n';
+      }
+      return;
+    }
+    if (format == "json") throw cli_error("--format=json needs --user");
     auto rows = sessions::list(t, (page - 1) * per_page, per_page);
     std::cout << std::left << std::setw(30) << "PAT" << std::setw(10) << "USER_ID" << std::setw(20) << "LOGIN"
               << std::setw(22) << "CREATED" << std::setw(22) << "EXPIRES" << std::setw(22) << "LAST_USED"

@@ -33,7 +33,6 @@
 namespace cartgate {
 namespace {
 
-constexpr std::string_view auth_path = "/_cartgate/auth";
 constexpr std::chrono::milliseconds drain_grace{500};
 // nginx sends one request at a time per connection; a peer that queues more than this
 // on one connection (FastCGI requests begun, or HTTP bytes waiting behind an unanswered
@@ -100,7 +99,7 @@ struct loop {
 
   api::services& svc;
   int listen_fd;  // FastCGI
-  int auth_fd;    // HTTP, the auth subrequest only; -1 when not configured
+  int auth_fd;    // HTTP: the auth subrequest and the storefront; -1 when not configured
   blocking_pool& blocking;
   int ep = -1;
   int wake_fd = -1;
@@ -288,12 +287,10 @@ void loop::take_http_requests(connection& c) {
       r.remote_addr = std::move(addr->second);
       r.headers.erase(addr);
     }
-    if (r.path != auth_path) {
-      // This socket serves the auth subrequest alone; everything else goes over FastCGI.
-      ++c.in_flight;
-      finish(c, to, to_response(failure{reason::no_route}));
-      continue;
-    }
+    // This socket serves the routes the table marks internal (the auth subrequest, the
+    // storefront's signed requests); everything else goes over FastCGI and is
+    // rest_no_route here (api::find_route).
+    r.internal = true;
     start_request(c, to, std::move(r));
   }
 }

@@ -33,7 +33,7 @@ http::response health(services& s, http::request&) {
     failure f{reason::service_unavailable};
     f.data["process"] = "ok";
     f.data["database"] = "unavailable";
-    return to_response(f);
+    return s.refuse(f);
   }
   body["status"] = "ok";
   body["process"] = "ok";
@@ -41,9 +41,9 @@ http::response health(services& s, http::request&) {
   return http::json_response(200, body);
 }
 
-http::response metrics(services&, http::request& r) {
+http::response metrics(services& s, http::request& r) {
   auto peer = net::parse_address(r.remote_addr);
-  if (!peer || !is_loopback(*peer)) return to_response(failure{reason::no_route});
+  if (!peer || !is_loopback(*peer)) return s.refuse(failure{reason::no_route});
   http::response res;
   res.content_type = "text/plain; version=0.0.4; charset=utf-8";
   res.body = metrics::render();

@@ -12,6 +12,7 @@ namespace cartgate::api {
 
 const std::vector<route>& route_table() {
   using enum runs_on;
+  using enum reach;
   static const std::vector<route> table = {
       {"GET", "/wp-json/cartgate/v1/health", "health", health},
       {"GET", "/metrics", "metrics", metrics},
@@ -20,8 +21,14 @@ const std::vector<route>& route_table() {
       {"POST", "/wp-json/cocart/jwt/refresh-token", "refresh_token", refresh_token},
       {"POST", "/wp-json/cocart/jwt/validate-token", "validate_token", validate_token, loop},
       {"GET", "/wp-json/cartgate/v1/me", "me", me, loop},
+      {"GET", "/wp-json/cartgate/v1/sessions", "sessions_list", list_sessions},
+      {"DELETE", "/wp-json/cartgate/v1/sessions", "sessions_end_others", end_other_sessions},
+      {"DELETE", "/wp-json/cartgate/v1/sessions/{pat}", "sessions_end", end_session},
       // nginx's auth subrequest carries the main request's method: any method is fine.
-      {"*", "/_cartgate/auth", "auth", auth_subrequest, loop},
+      {"*", "/_cartgate/auth", "auth", auth_subrequest, loop, both},
+      {"*", "/_cartgate/auth-optional", "auth_optional", auth_subrequest_optional, loop, both},
+      // Cookie → token: the storefront's must-use plugin, signed with secrets.storefront_key_file.
+      {"POST", "/_cartgate/storefront/token", "storefront_token", storefront_token, blocking, internal},
       {"GET", "/.well-known/jwks.json", "jwks", jwks, loop},
       {"GET", "/wp-json/two-factor/1.0/totp", "twofactor_totp_key", totp_key},
       {"POST", "/wp-json/two-factor/1.0/totp", "twofactor_totp_enable", totp_enable},
@@ -32,11 +39,34 @@ const std::vector<route>& route_table() {
   return table;
 }
 
+bool path_matches(std::string_view pattern, std::string_view path,
+                  std::map<std::string, std::string, std::less<>>* captured) {
+  while (!pattern.empty() || !path.empty()) {
+    if (pattern.empty() || path.empty()) return false;
+    if (pattern.front() == '{') {
+      auto close = pattern.find('}');
+      if (close == std::string_view::npos) return false;
+      auto end = path.find('/');
+      std::string_view segment = path.substr(0, end);
+      if (segment.empty()) return false;
+      if (captured) (*captured)[std::string(pattern.substr(1, close - 1))] = std::string(segment);
+      pattern.remove_prefix(close + 1);
+      path.remove_prefix(segment.size());
+      continue;
+    }
+    if (pattern.front() != path.front()) return false;
+    pattern.remove_prefix(1);
+    path.remove_prefix(1);
+  }
+  return true;
+}
+
 const route* find_route(const http::request& r) {
   // HEAD is answered like GET; nginx drops the body.
   std::string_view method = r.method == "HEAD" ? std::string_view("GET") : r.method;
   for (auto& rt : route_table()) {
-    if (rt.path == r.path && (rt.method == method || rt.method == "*")) return &rt;
+    bool reachable = rt.reach == reach::both || (rt.reach == reach::internal) == r.internal;
+    if (reachable && path_matches(rt.path, r.path) && (rt.method == method || rt.method == "*")) return &rt;
   }
   return nullptr;
 }
@@ -47,15 +77,16 @@ http::response answer(services& s, http::request& r, const route* rt) {
   std::string_view route_name = rt ? rt->name : "no_route";
   http::response res;
   try {
-    res = rt ? rt->fn(s, r) : to_response(failure{reason::no_route});
+    if (rt) path_matches(rt->path, r.path, &r.path_params);
+    res = rt ? rt->fn(s, r) : s.refuse(reason::no_route);
   } catch (const std::exception& e) {
     if (db::classify(e) == db::outcome::unavailable) {
       metrics::add("cartgate_database_unavailable_total");
       log::warn("database_unavailable", {{"route", std::string(route_name)}});
-      res = to_response(failure{reason::service_unavailable});
+      res = s.refuse(reason::service_unavailable);
     } else {
       log::error("request_failed", {{"route", std::string(route_name)}, {"error", e.what()}});
-      res = to_response(failure{reason::internal_error});
+      res = s.refuse(reason::internal_error);
     }
   }
   metrics::add("cartgate_requests_total{route=\"" + std::string(route_name) + "\",status=\"" +

@@ -1,12 +1,16 @@
-// The routing table: every (method, path) cartgate answers, its handler, and which thread
-// answers it — decided here and nowhere else. Unknown paths and known paths with another
-// method both get 404 rest_no_route, as WordPress answers them.
+// The routing table: every (method, path) cartgate answers, its handler, which thread
+// answers it and which socket may reach it — decided here and nowhere else. Unknown paths
+// and known paths with another method both get 404 rest_no_route, as WordPress answers
+// them. A path segment written `{name}` matches one non-empty segment, which the handler
+// reads as r.path_param("name") (DELETE /wp-json/cartgate/v1/sessions/{pat}).
 //
 //   const route* rt = find_route(req);                  // nullptr: rest_no_route
 //   if (rt == nullptr || rt->runs == runs_on::loop) …   // try it on the event loop
 //   http::response res = answer(services, req, rt);
 #pragma once
 
+#include <map>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,13 +30,28 @@ using handler = http::response (*)(services&, http::request&);
 //  blocking: on one of the worker's blocking threads (argon2, transactions).
 enum class runs_on { loop, blocking };
 
+// Which socket a route is answered on.
+//  site:     the FastCGI socket: whatever nginx passes on of the storefront's requests.
+//  internal: the internal HTTP socket alone (http::request::internal), which nginx only
+//            ever proxies its auth subrequest to: the storefront's signed requests. No
+//            URL a client sends can reach such a route.
+//  both:     the auth subrequest (over FastCGI too, for an nginx set up without the HTTP
+//            socket).
+enum class reach { site, internal, both };
+
 struct route {
   std::string_view method;
   std::string_view path;
   std::string_view name;  // metrics label
   handler fn;
   runs_on runs = runs_on::blocking;
+  api::reach reach = reach::site;
 };
+
+// Whether `path` matches the pattern, each `{name}` segment one non-empty segment;
+// captured (when not null) receives them by name.
+bool path_matches(std::string_view pattern, std::string_view path,
+                  std::map<std::string, std::string, std::less<>>* captured = nullptr);
 
 const std::vector<route>& route_table();
 

@@ -4,6 +4,7 @@
 //   http::response my_handler(api::services& s, http::request& r) {
 //     const policy& p = s.policy.current();
 //     auto who = s.bearer(p).request(r, s.now());
+//     if (!who.who) return s.refuse(who.why);
 //     …
 //   }
 #pragma once
@@ -16,6 +17,7 @@
 #include "auth/session_cache.h"
 #include "auth/tokens.h"
 #include "auth/twofactor.h"
+#include "http/errors.h"
 #include "infra/config.h"
 #include "infra/db.h"
 #include "infra/events.h"
@@ -40,6 +42,10 @@ struct services {
   std::int64_t (*clock)();  // unix seconds; tests pass a fixed one
 
   std::int64_t now() const { return clock(); }
+  // The answer to a failure. Every handler answers its failures through here, so that
+  // jwt.failure_status reaches each Bearer failure of each route (the mapping itself is
+  // to_response's, http/errors.h); Architecture.ApiAnswersFailuresThroughRefuse checks it.
+  http::response refuse(const failure& f) const { return to_response(f, policy.current().failure_status); }
   // The Bearer check with this thread's token memo.
   bearer_check bearer(const cartgate::policy& p) const {
     return bearer_check{keys, p, token_memo::for_this_thread(&keys), sessions};

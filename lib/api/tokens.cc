@@ -45,7 +45,7 @@ http::response logout(services& s, http::request& r) {
   auto bearer = s.bearer(s.policy.current()).request(r, now);
   if (!bearer.who) {
     log_rejection("logout", bearer.why, r);
-    return to_response(bearer.why);
+    return s.refuse(bearer.why);
   }
   const identity& who = *bearer.who;
   bool all = r.query_flag("all");
@@ -79,11 +79,11 @@ http::response validate_token(services& s, http::request& r) {
     });
   }
   auto res = [&] {
-    if (limit.limited) return to_response(rate_limit::denial(limit));
+    if (limit.limited) return s.refuse(rate_limit::denial(limit));
     auto bearer = s.bearer(p).request(r, now);
     if (!bearer.who) {
       log_rejection("validate_token", bearer.why, r);
-      return to_response(bearer.why);
+      return s.refuse(bearer.why);
     }
     if (p.rules_on_validate) {
       // The permission chain on validation too (rules.on_validate): a customer whose
@@ -95,7 +95,7 @@ http::response validate_token(services& s, http::request& r) {
         rules::context ctx{r, none, *u, "validate", p, now, w};
         return s.rules.run(ctx);
       });
-      if (denied) return to_response(*denied);
+      if (denied) return s.refuse(*denied);
     }
     announce(s, p, *bearer.who, r, now);
     Json::Value body(Json::objectValue);
@@ -108,7 +108,7 @@ http::response validate_token(services& s, http::request& r) {
 
 http::response me(services& s, http::request& r) {
   auto bearer = s.bearer(s.policy.current()).request(r, s.now(), /*record_use=*/false);
-  if (!bearer.who) return to_response(bearer.why);
+  if (!bearer.who) return s.refuse(bearer.why);
   Json::Value body(Json::objectValue);
   body["user_id"] = std::to_string(bearer.who->user_id);
   body["username"] = bearer.who->username;
@@ -123,7 +123,7 @@ http::response auth_subrequest(services& s, http::request& r) {
   auto bearer = s.bearer(p).request(r, now);
   if (!bearer.who) {
     log::debug("auth_denied", {{"reason", std::string(reason_name(bearer.why))}});
-    return to_response(bearer.why);
+    return s.refuse(bearer.why);
   }
   announce(s, p, *bearer.who, r, now);
   http::response res;
@@ -132,6 +132,19 @@ http::response auth_subrequest(services& s, http::request& r) {
   res.set_header("X-Cartgate-User-Login", bearer.who->username);
   res.set_header("X-Cartgate-Session", bearer.who->pat);
   return res;
+}
+
+http::response auth_subrequest_optional(services& s, http::request& r) {
+  // A guest (no header a token is read from) passes with no identity. nginx answers
+  // such a request itself when neither Authorization nor the header it passes for
+  // jwt.auth_header is there; this is the same rule with the live option, for a request
+  // that carries the second header while the option names none (or another).
+  if (!token_header_present(r, s.policy.current())) {
+    http::response res;
+    res.status = 204;
+    return res;
+  }
+  return auth_subrequest(s, r);
 }
 
 http::response jwks(services& s, http::request&) { return http::json_response(200, s.keys.jwks()); }

@@ -42,7 +42,7 @@ http::response success() {
 
 http::response totp_key(services& s, http::request& r) {
   auto who = authenticate(s, r);
-  if (!who.who) return to_response(failure{who.why});
+  if (!who.who) return s.refuse(failure{who.why});
   const auto& k = keys_for(s);
   std::string raw = totp::generate_secret();
   auto uri = db::with_transaction(s.db, [&](pqxx::work& w) -> std::optional<std::string> {
@@ -51,7 +51,7 @@ http::response totp_key(services& s, http::request& r) {
     twofactor::set_pending_totp(w, k, u->id, raw);
     return totp::otpauth_uri(s.twofactor.site_name, twofactor::totp_account(*u), raw);
   });
-  if (!uri) return to_response(failure{reason::user_deleted});
+  if (!uri) return s.refuse(failure{reason::user_deleted});
   Json::Value body(Json::objectValue);
   body["key"] = totp::base32_encode(raw);
   body["otpauth_uri"] = *uri;
@@ -60,9 +60,9 @@ http::response totp_key(services& s, http::request& r) {
 
 http::response totp_enable(services& s, http::request& r) {
   auto who = authenticate(s, r);
-  if (!who.who) return to_response(failure{who.why});
+  if (!who.who) return s.refuse(failure{who.why});
   auto params = http::parse_params(r);
-  if (!params || !params->isObject()) return to_response(failure{reason::invalid_json});
+  if (!params || !params->isObject()) return s.refuse(failure{reason::invalid_json});
   std::string key_text = http::param_text(*params, "key");
   std::string code = http::param_text(*params, "code");
   const auto& k = keys_for(s);
@@ -90,7 +90,7 @@ http::response totp_enable(services& s, http::request& r) {
   if (outcome) {
     log::info("twofactor_totp_enrol_refused", {{"user_id", std::to_string(user_id)},
                                                {"reason", std::string(reason_name(outcome->why))}});
-    return to_response(*outcome);
+    return s.refuse(*outcome);
   }
   log::info("twofactor_totp_enabled", {{"user_id", std::to_string(user_id)}, {"by", "rest"}});
   return success();
@@ -98,7 +98,7 @@ http::response totp_enable(services& s, http::request& r) {
 
 http::response totp_disable(services& s, http::request& r) {
   auto who = authenticate(s, r);
-  if (!who.who) return to_response(failure{who.why});
+  if (!who.who) return s.refuse(failure{who.why});
   std::int64_t user_id = who.who->user_id;
   db::with_transaction(s.db, [&](pqxx::work& w) {
     twofactor::disable(w, user_id, twofactor::provider::totp);
@@ -109,7 +109,7 @@ http::response totp_disable(services& s, http::request& r) {
 
 http::response generate_backup_codes(services& s, http::request& r) {
   auto who = authenticate(s, r);
-  if (!who.who) return to_response(failure{who.why});
+  if (!who.who) return s.refuse(failure{who.why});
   const auto& k = keys_for(s);
   std::int64_t user_id = who.who->user_id;
   auto set = db::with_transaction(s.db, [&](pqxx::work& w) {

@@ -52,8 +52,19 @@ bearer_result fail(reason why) {
 
 }  // namespace
 
+std::optional<std::string> presented_token(const http::request& r, const policy& p) {
+  if (auto t = r.bearer_token()) return t;
+  if (p.auth_header.empty()) return std::nullopt;
+  return r.bearer_token(p.auth_header);
+}
+
+bool token_header_present(const http::request& r, const policy& p) {
+  if (!r.header("authorization").empty()) return true;
+  return !p.auth_header.empty() && !r.header(p.auth_header).empty();
+}
+
 bearer_result bearer_check::request(const http::request& r, std::int64_t now, bool record_use) const {
-  auto raw = r.bearer_token();
+  auto raw = presented_token(r, pol);
   if (!raw) return fail(reason::token_missing);
   std::string user_agent = r.header("user-agent");
   return token(*raw, request_facts{r.client_ip, user_agent}, now, record_use);

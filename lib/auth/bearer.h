@@ -1,5 +1,6 @@
 // The Bearer check every protected request runs (validate-token, me, logout, the nginx
-// auth subrequest, the Two Factor routes): the token of `Authorization: Bearer …`, its
+// auth subrequest, the Two Factor routes, the own-sessions routes): the token of
+// `Authorization: Bearer …` (or of jwt.auth_header's header, see presented_token), its
 // prefix, signature and claims (crypto/jwt.h, or the thread's token_memo for a token seen
 // before), the IP and User-Agent bindings, then the session from the session cache — so
 // no database round-trip once the session is cached. It takes exactly what it reads.
@@ -48,13 +49,23 @@ struct request_facts {
   std::string_view user_agent;  // the User-Agent header
 };
 
+// The token a request presents: `Authorization: Bearer …`, else a `Bearer …` value in the
+// header jwt.auth_header names (for a proxy that strips Authorization, as @cocart/sdk's
+// authHeaderName allows). nullopt: no token at all (token_missing).
+std::optional<std::string> presented_token(const http::request& r, const policy& p);
+
+// Whether a request carries anything in a header a token is read from (Authorization,
+// whatever its scheme, or jwt.auth_header's). The optional guard lets a request through
+// as a guest only when it does not: a header that is there must hold a valid token.
+bool token_header_present(const http::request& r, const policy& p);
+
 struct bearer_check {
   const token_keys& keys;
   const policy& pol;
   token_memo& memo;
   session_cache& sessions;
 
-  // The token of `Authorization: Bearer …` checked end to end; the reason is kept for
+  // The presented token (presented_token) checked end to end; the reason is kept for
   // logs and metrics, the client sees one answer (http/errors.h).
   // record_use = false leaves no trace at all (the session's "last used" time is not
   // touched): `me` reads without writing.

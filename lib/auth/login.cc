@@ -1,5 +1,6 @@
 #include "auth/login.h"
 
+#include "base/text.h"
 #include "infra/metrics.h"
 #include "rules/rate_limit.h"
 #include "store/audit.h"
@@ -20,6 +21,33 @@ login_outcome denied(failure f, std::vector<http::header> limit_headers = {}) {
   out.denied = std::move(f);
   out.limit_headers = std::move(limit_headers);
   return out;
+}
+
+// Step 5: a new session (evicting past jwt.max_sessions), bound to the client's IP and
+// User-Agent, with its refresh token and an access token, recorded as login_ok.
+login_outcome open_session(pqxx::work& w, const token_keys& keys, user u, const http::request& req,
+                           const policy& p, std::int64_t now, const Json::Value& detail) {
+  const std::string& ip = req.client_ip;
+  std::string device = req.header("user-agent");
+  auto created = sessions::create(w, u.id, ip, device, p, now);
+  login_outcome ok;
+  ok.pat = created.pat;
+  ok.refresh = created.refresh_token;
+  ok.access = keys.issue(u.id, u.login, created.pat, ip, device, p, now);
+  audit::record(w, "login_ok", u.id, created.pat, ip, detail);
+  for (auto& evicted : created.evicted) audit::record(w, "session_evicted", u.id, evicted, ip);
+  audit::publish(w, events::event(events::kind::token_generated, u.id, created.pat, now));
+  ok.who = std::move(u);
+  return ok;
+}
+
+// token_generated for plugins, once the session is committed.
+void announce_login(const events::bus& bus, const login_outcome& out, const std::string& ip, std::int64_t now) {
+  events::event e(events::kind::token_generated, out.who->id, out.pat, now);
+  e.token = out.access;
+  e.subject = &*out.who;
+  e.client_ip = ip;
+  bus.publish(e);
 }
 
 }  // namespace
@@ -109,27 +137,54 @@ login_outcome login_pipeline::run(const login_attempt& a, const policy& p, std::
     }
 
     // 5. Tokens.
-    std::string device = a.req.header("user-agent");
-    auto created = sessions::create(w, u->id, ip, device, p, now);
-    login_outcome ok;
+    login_outcome ok = open_session(w, keys, std::move(*u), a.req, p, now, Json::Value(Json::objectValue));
     ok.limit_headers = limit_headers;
-    ok.pat = created.pat;
-    ok.refresh = created.refresh_token;
-    ok.access = keys.issue(u->id, u->login, created.pat, ip, device, p, now);
-    audit::record(w, "login_ok", u->id, created.pat, ip);
-    for (auto& evicted : created.evicted) audit::record(w, "session_evicted", u->id, evicted, ip);
-    audit::publish(w, events::event(events::kind::token_generated, u->id, created.pat, now));
-    ok.who = std::move(u);
     return ok;
   });
   if (out.denied) return out;
 
   metrics::add("cartgate_logins_total{result=\"ok\"}");
-  events::event e(events::kind::token_generated, out.who->id, out.pat, now);
-  e.token = out.access;
-  e.subject = &*out.who;
-  e.client_ip = ip;
-  bus.publish(e);
+  announce_login(bus, out, ip, now);
+  return out;
+}
+
+login_outcome login_pipeline::vouched(const vouched_login& a, const policy& p, std::int64_t now) const {
+  const std::string& ip = a.req.client_ip;
+  login_outcome out = db::with_transaction(db, [&](pqxx::work& w) {
+    auto refused = [&](reason why, std::int64_t user_id) {
+      Json::Value detail(Json::objectValue);
+      detail["via"] = "storefront";
+      detail["reason"] = std::string(reason_name(why));
+      audit::record(w, "login_refused", user_id, "", ip, detail);
+      return denied(failure(why));
+    };
+    // The account: WordPress's id, and its login as a check that the two name the same
+    // customer (until cartgate's accounts come from WordPress, ids may disagree).
+    auto u = users::find_by_id(w, a.user_id);
+    if (!u || text::ascii_lower(u->login) != text::ascii_lower(a.login)) {
+      return refused(reason::storefront_account_unknown, u ? u->id : 0);
+    }
+
+    // 3. Permission rules, as for a login.
+    rules::context ctx{a.req, a.params, *u, "login", p, now, w};
+    if (auto f = rules.run(ctx)) return denied(std::move(*f));
+
+    // 4. Second factor: proven by the WordPress login, or refused.
+    bool enrolled = a.second_factor_enrolled_in_wordpress || twofactor::load_state(w, u->id).any();
+    if (enrolled && !a.second_factor_passed) return refused(reason::storefront_second_factor_missing, u->id);
+
+    // 5. Tokens.
+    Json::Value detail(Json::objectValue);
+    detail["via"] = "storefront";
+    if (enrolled) detail["second_factor"] = "wordpress";
+    return open_session(w, keys, std::move(*u), a.req, p, now, detail);
+  });
+  if (out.denied) {
+    metrics::add("cartgate_logins_total{result=\"storefront_refused\"}");
+    return out;
+  }
+  metrics::add("cartgate_logins_total{result=\"storefront_ok\"}");
+  announce_login(bus, out, ip, now);
   return out;
 }
 

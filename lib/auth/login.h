@@ -15,6 +15,8 @@
 // after a serialization failure never repeats step 2. run() returns a typed outcome and
 // writes no answer: api/ turns outcomes into responses.
 //
+// vouched() is the same pipeline from step 3 on, for a customer WordPress logged in.
+//
 //   login_pipeline login{db, keys, rules, bus, slots, argon2, wait, twofactor_settings};
 //   auto out = login.run({req, params, "alice", "secret"}, policy, now);
 //   if (out.denied) return to_response(*out.denied);     // plus out.limit_headers
@@ -49,6 +51,23 @@ struct login_attempt {
   std::string password;
 };
 
+// A login the storefront vouched for (cookie → token): a customer logged in to WordPress
+// with its cookie. WordPress checked the password, so there is no password step and
+// nothing to guess (no rate limit); the rest is run()'s: the account (WordPress's id and
+// login must both name it), the permission rules, the second factor, the tokens. No
+// code can be typed here, so a user with two-factor on — in cartgate, or in WordPress's
+// own two-factor plugin — gets tokens only when the WordPress login passed a second
+// factor; otherwise storefront_second_factor_missing.
+struct vouched_login {
+  const http::request& req;   // the customer's request as nginx passed it to WordPress
+                              // (client_ip resolved, its headers); the rules see it
+  const Json::Value& params;  // its body parameters (device_id, …)
+  std::int64_t user_id = 0;   // WordPress's
+  std::string login;
+  bool second_factor_enrolled_in_wordpress = false;
+  bool second_factor_passed = false;  // this WordPress login passed a second factor
+};
+
 struct login_outcome {
   std::optional<failure> denied;
   // Every answer of the login route says where the caller stands (X-RateLimit-*).
@@ -73,6 +92,9 @@ struct login_pipeline {
   // Re-login with a valid Bearer token (CoCart JWT 3.x): the same access token back, a
   // fresh refresh token for the same session, the previous refresh token retired.
   login_outcome relogin(const identity& who, const policy& p, std::int64_t now) const;
+
+  // Cookie → token (vouched_login above): rules → second factor → tokens.
+  login_outcome vouched(const vouched_login& a, const policy& p, std::int64_t now) const;
 };
 
 }  // namespace cartgate

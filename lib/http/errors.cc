@@ -46,9 +46,10 @@ std::string_view reason_name(reason r) { return row_of(r).name; }
 
 bool is_token_failure(reason r) { return row_of(r).bearer; }
 
-http::response to_response(const failure& f) {
+http::response to_response(const failure& f, int bearer_status) {
   const row& a = row_of(f.why);
-  int status = a.status;
+  // Only the two statuses jwt.failure_status allows; anything else keeps the row's 401.
+  int status = a.bearer && (bearer_status == 401 || bearer_status == 403) ? bearer_status : a.status;
   std::string code(a.code);
   std::string message = message_of(a, f);
   if (f.why == reason::plugin_denied && f.plugin) {

@@ -56,6 +56,10 @@ namespace cartgate {
   X(token_device_mismatch, 401, "cocart_authentication_error", "Authentication failed.", true)        \
   X(session_revoked, 401, "cocart_authentication_error", "Authentication failed.", true)              \
   X(user_deleted, 401, "cocart_authentication_error", "Authentication failed.", true)                 \
+  /* Own sessions (contract §2.4): another user's session is answered as an unknown one. */           \
+  X(session_not_found, 404, "cartgate_session_not_found", "No session with that id.", false)          \
+  X(sessions_others_required, 400, "rest_invalid_param",                                              \
+    "Invalid parameter(s): others. Use others=true to end every other session.", false)               \
   /* Refresh tokens. */                                                                              \
   X(refresh_missing, 400, "cocart_jwt_auth_missing_refresh_token", "Refresh token is required.", false) \
   X(refresh_unknown, 401, "cocart_authentication_error", "Invalid refresh token.", false)             \
@@ -83,7 +87,18 @@ namespace cartgate {
   X(outdated_client, 426, "cocart_outdated_client", "Client version is outdated and no longer supported.", false) \
   /* A plugin said no; its own code, message and status may replace these (plugin_answer). */        \
   X(plugin_denied, 403, "cocart_permission_denied", "Access denied.", false)                          \
-  X(plugin_failed, 500, "cocart_internal_error", "An unexpected error occurred.", false)
+  X(plugin_failed, 500, "cocart_internal_error", "An unexpected error occurred.", false)              \
+  /* Cookie → token (the storefront's signed request on the internal socket). Seen by the      */    \
+  /* must-use plugin, which passes them on to the customer as they are.                        */    \
+  X(storefront_unauthenticated, 401, "cartgate_storefront_unauthenticated",                           \
+    "The storefront's request could not be authenticated.", false)                                    \
+  X(storefront_replayed, 401, "cartgate_storefront_unauthenticated",                                  \
+    "The storefront's request could not be authenticated.", false)                                    \
+  X(storefront_account_unknown, 403, "cartgate_account_not_linked",                                   \
+    "This WordPress account has no matching account for tokens.", false)                              \
+  X(storefront_second_factor_missing, 403, "cartgate_2fa_login_required",                             \
+    "This account uses two-factor authentication, and this login did not pass it. "                   \
+    "Log in with your password and a 2FA code instead.", false)
 
 enum class reason {
 #define CARTGATE_REASON_ENUM(name, status, code, message, bearer) name,
@@ -117,6 +132,10 @@ struct failure {
 };
 
 // The single mapping from reason to HTTP status, cocart_* code, message and headers.
-http::response to_response(const failure& f);
+// bearer_status is the status every Bearer failure answers with (jwt.failure_status: 401,
+// or 403 as CoCart JWT 3.x answers): the same code, message and WWW-Authenticate either
+// way, and data.status follows the status. lib/api/ passes the live policy's value
+// (api::services::refuse); other statuses are the reasons' own.
+http::response to_response(const failure& f, int bearer_status = 401);
 
 }  // namespace cartgate

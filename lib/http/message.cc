@@ -42,6 +42,11 @@ std::string request::query_param(std::string_view name) const {
   return it == params.end() ? std::string() : it->second;
 }
 
+std::string request::path_param(std::string_view name) const {
+  auto it = path_params.find(name);
+  return it == path_params.end() ? std::string() : it->second;
+}
+
 bool request::query_flag(std::string_view name) const {
   auto v = ascii_lower(query_param(name));
   return v == "true" || v == "1" || v == "yes";
@@ -57,8 +62,8 @@ std::optional<std::pair<std::string, std::string>> request::basic_credentials() 
   return std::make_pair(decoded->substr(0, colon), decoded->substr(colon + 1));
 }
 
-std::optional<std::string> request::bearer_token() const {
-  auto auth = header("authorization");
+std::optional<std::string> request::bearer_token(std::string_view header_name) const {
+  auto auth = header(header_name);
   if (auth.size() < 7 || ascii_lower(auth.substr(0, 7)) != "bearer ") return std::nullopt;
   auto token = auth.substr(7);
   auto first = token.find_first_not_of(' ');

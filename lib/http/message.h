@@ -30,12 +30,19 @@ struct request {
   std::string content_type;  // lower-cased media type, parameters dropped
   std::string body;
   std::map<std::string, std::string> headers;  // lower-case names, e.g. "user-agent"
+  // Came on cartgate's internal HTTP socket (server.auth_socket), which only nginx's auth
+  // subrequest and the storefront's own PHP reach; false for every FastCGI request.
+  bool internal = false;
+  // The {name} segments of the route's path (api/routes.h), filled when it is answered.
+  std::map<std::string, std::string, std::less<>> path_params;
 
   std::string header(std::string_view name) const;  // "" when absent
   std::string query_param(std::string_view name) const;
+  std::string path_param(std::string_view name) const;  // "" when the route has none
   bool query_flag(std::string_view name) const;  // "true"/"1"/"yes"
   std::optional<std::pair<std::string, std::string>> basic_credentials() const;
-  std::optional<std::string> bearer_token() const;
+  // The token of a `Bearer …` value in that header (Authorization unless named).
+  std::optional<std::string> bearer_token(std::string_view header_name = "authorization") const;
 };
 
 struct header {

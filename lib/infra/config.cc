@@ -6,6 +6,8 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "crypto/request_signature.h"
+
 namespace cartgate {
 namespace {
 
@@ -63,6 +65,7 @@ const std::vector<config_key_doc>& config_keys() {
       {"password.max_concurrent", "2", "argon2 computations at once per worker process; more wait."},
       {"password.wait_ms", "2000", "How long a login waits for an argon2 slot before answering 503."},
       {"secrets.encryption_key_file", "", "File with 64 hex chars: encrypts TOTP keys and queued mail, peppers code hashes (env CARTGATE_ENCRYPTION_KEY)."},
+      {"secrets.storefront_key_file", "", "File with the key (at least 32 bytes) the storefront's must-use plugin signs its cookie → token requests with; readable by cartgate and PHP-FPM's user only. Empty: no cookie → token."},
       {"mail.smtp_url", "smtp://127.0.0.1:2525", "SMTP server for two-factor email codes (smtp:// or smtps://)."},
       {"mail.from", "cartgate@localhost", "From address of outgoing mail."},
       {"mail.username", "", "SMTP user name, if the server wants one."},
@@ -122,7 +125,7 @@ config config::from_toml(const std::string& text) {
   take(t, "server", "log_level", c.log_level);
   take(t, "jwt", "issuer", c.issuer);
   take(t, "jwt", "algorithm", c.algorithm);
-  std::string secret_file, key_file, smtp_password_file;
+  std::string secret_file, key_file, storefront_key_file, smtp_password_file;
   take(t, "jwt", "secret_file", secret_file);
   take(t, "jwt", "private_key_file", c.private_key_file);
   take(t, "jwt", "public_key_file", c.public_key_file);
@@ -133,6 +136,7 @@ config config::from_toml(const std::string& text) {
   take(t, "password", "max_concurrent", c.argon2_max_concurrent);
   take(t, "password", "wait_ms", c.argon2_wait_ms);
   take(t, "secrets", "encryption_key_file", key_file);
+  take(t, "secrets", "storefront_key_file", storefront_key_file);
   take(t, "mail", "smtp_url", c.smtp_url);
   take(t, "mail", "from", c.mail_from);
   take(t, "mail", "username", c.smtp_username);
@@ -147,6 +151,12 @@ config config::from_toml(const std::string& text) {
   take(t, "site", "admin_email", c.admin_email);
   if (!secret_file.empty()) c.secret = read_secret_file(secret_file);
   if (!key_file.empty()) c.encryption_key_hex = read_secret_file(key_file);
+  if (!storefront_key_file.empty()) {
+    c.storefront_key = read_secret_file(storefront_key_file);
+    if (c.storefront_key.size() < request_signature::min_key_bytes) {
+      throw config_error("config: secrets.storefront_key_file must hold at least 32 bytes (openssl rand -hex 32)");
+    }
+  }
   if (!smtp_password_file.empty()) c.smtp_password = read_secret_file(smtp_password_file);
   if (c.argon2_max_concurrent < 1) throw config_error("config: password.max_concurrent must be >= 1");
   if (c.threads < 1 || c.threads > 256) throw config_error("config: server.threads must be 1..256");

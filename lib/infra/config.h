@@ -54,6 +54,7 @@ struct config {
   int argon2_wait_ms = 2000;
   // [secrets]
   std::string encryption_key_hex;  // 64 hex chars (encryption_key_file or CARTGATE_ENCRYPTION_KEY)
+  std::string storefront_key;      // signs the storefront's cookie → token requests; "" = off
   // [mail]
   std::string smtp_url = "smtp://127.0.0.1:2525";
   std::string mail_from = "cartgate@localhost";

@@ -13,6 +13,11 @@ namespace {
 
 constexpr std::int64_t day = 86400;
 
+// RFC 9110 §5.6.2: a field name is a token.
+bool is_token_char(unsigned char c) {
+  return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
 bool is_role_slug(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
   return std::all_of(s.begin(), s.end(), [](unsigned char c) {
@@ -74,6 +79,11 @@ const std::vector<option_def>& option_table() {
        "Also run the permission rules (geo, schedule, device, client, plugins) on refresh-token."},
       {"rules.on_validate", option_type::boolean, "false", 0, 0,
        "Also run the permission rules on validate-token."},
+      {"jwt.auth_header", option_type::header_name, "", 0, 64,
+       "Another request header a Bearer token is also read from (e.g. X-Auth-Token, @cocart/sdk's authHeaderName); Authorization is read first. nginx must pass it to the auth subrequest (nginx/cartgate-auth-header.conf)."},
+      {"jwt.failure_status", option_type::choice, "401", 0, 0,
+       "Status of every Bearer failure, with the same code, message and WWW-Authenticate: 401, or 403 as CoCart JWT 3.x answers.",
+       "401,403"},
   };
   return table;
 }
@@ -141,6 +151,28 @@ std::string validate_option(std::string_view key, std::string_view raw) {
       if (!net::proxy_list::parse(value, &error)) throw bad(error);
       return value;
     }
+    case option_type::header_name: {
+      if (value.empty()) return value;
+      if (static_cast<std::int64_t>(value.size()) > def->max) {
+        throw bad("at most " + std::to_string(def->max) + " characters");
+      }
+      for (unsigned char c : value) {
+        if (!is_token_char(c)) throw bad("'" + value + "' is not a header name");
+      }
+      // Headers that carry something else, or that nginx sets for cartgate itself: a
+      // token read from one of them would be a token the client did not send as one.
+      std::string lower = text::ascii_lower(value);
+      if (lower == "cookie" || lower == "host" || lower == "content-length" || lower == "content-type" ||
+          lower == "user-agent" || lower == "x-forwarded-for" || lower.rfind("x-cartgate-", 0) == 0) {
+        throw bad("'" + value + "' cannot carry a token");
+      }
+      return value;
+    }
+    case option_type::choice:
+      for (auto& allowed : split_list(def->choices)) {
+        if (value == allowed) return value;
+      }
+      throw bad("expected one of " + std::string(def->choices));
   }
   throw bad("unsupported type");
 }
@@ -178,6 +210,8 @@ policy policy::from_values(const std::map<std::string, std::string>& stored) {
   p.stream_per_request = flag("events.stream_per_request");
   p.rules_on_refresh = flag("rules.on_refresh");
   p.rules_on_validate = flag("rules.on_validate");
+  p.auth_header = text::ascii_lower(p.values.at("jwt.auth_header"));
+  p.failure_status = static_cast<int>(num("jwt.failure_status"));
   return p;
 }
 

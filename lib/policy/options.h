@@ -19,7 +19,17 @@
 
 namespace cartgate {
 
-enum class option_type { boolean, integer, text, country_list, role_list_or_mode, timezone, proxy_list };
+enum class option_type {
+  boolean,
+  integer,
+  text,
+  country_list,
+  role_list_or_mode,
+  timezone,
+  proxy_list,
+  header_name,  // an HTTP request header's name (RFC 9110 token), or empty
+  choice,       // one of option_def::choices
+};
 
 struct option_def {
   std::string_view key;
@@ -28,6 +38,7 @@ struct option_def {
   std::int64_t min = 0;  // integers only
   std::int64_t max = 0;
   std::string_view doc;
+  std::string_view choices = {};  // choice only: the allowed values, comma-separated
 };
 
 const std::vector<option_def>& option_table();
@@ -64,6 +75,8 @@ struct policy {
   bool stream_per_request = false;
   bool rules_on_refresh = false;   // run the permission chain on refresh-token too
   bool rules_on_validate = false;  // … and on validate-token
+  std::string auth_header;         // lower case; "" = only Authorization carries a token
+  int failure_status = 401;        // what a Bearer failure answers: 401 or 403
   std::map<std::string, std::string> values;  // every key, canonical text (defaults filled)
 
   // Builds a snapshot from stored values; unknown keys and bad values throw option_error,

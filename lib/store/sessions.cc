@@ -167,6 +167,55 @@ int revoke_all(pqxx::transaction_base& tx, const std::string& why) {
   return static_cast<int>(res.affected_rows());
 }
 
+std::vector<live_session> list_live(pqxx::transaction_base& tx, std::int64_t user_id, std::int64_t now) {
+  std::vector<live_session> out;
+  // floor: created_at carries microseconds (kept increasing per user, see create()).
+  for (auto r : tx.exec_params(
+           "SELECT pat, floor(extract(epoch FROM created_at))::bigint,"
+           " floor(extract(epoch FROM last_used_at))::bigint, floor(extract(epoch FROM expires_at))::bigint,"
+           " ip, device FROM sessions"
+           " WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > to_timestamp($2)"
+           " ORDER BY created_at DESC, pat",
+           user_id, now)) {
+    live_session l;
+    l.pat = r[0].c_str();
+    l.created = r[1].as<std::int64_t>();
+    if (!r[2].is_null()) l.last_used = r[2].as<std::int64_t>();
+    l.expires = r[3].as<std::int64_t>();
+    l.ip = r[4].is_null() ? "" : r[4].c_str();
+    l.device = r[5].is_null() ? "" : r[5].c_str();
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+bool end_own(pqxx::transaction_base& tx, std::int64_t user_id, const std::string& pat, const std::string& why,
+             std::int64_t now) {
+  auto res = tx.exec_params(
+      "UPDATE sessions SET revoked_at = now(), revoke_reason = $3"
+      " WHERE pat = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > to_timestamp($4)",
+      pat, user_id, why, now);
+  if (res.affected_rows() == 0) return false;
+  notify_revoke(tx, revoke_payload_pat(pat));
+  return true;
+}
+
+std::vector<std::string> end_others(pqxx::transaction_base& tx, std::int64_t user_id, const std::string& keep,
+                                    const std::string& why, std::int64_t now) {
+  std::vector<std::string> ended;
+  for (auto r : tx.exec_params(
+           "UPDATE sessions SET revoked_at = now(), revoke_reason = $3"
+           " WHERE user_id = $1 AND pat <> $2 AND revoked_at IS NULL AND expires_at > to_timestamp($4)"
+           " RETURNING pat",
+           user_id, keep, why, now)) {
+    ended.emplace_back(r[0].c_str());
+  }
+  // One notification per session, not "user:<id>": the caller's own session stays
+  // cached on every worker.
+  for (auto& pat : ended) notify_revoke(tx, revoke_payload_pat(pat));
+  return ended;
+}
+
 void record_last_used(pqxx::transaction_base& tx, const std::unordered_map<std::string, std::int64_t>& batch) {
   if (batch.empty()) return;
   // pats are "pat_" + hex, so they need no quoting inside an array literal.

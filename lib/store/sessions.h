@@ -77,6 +77,26 @@ int revoke_all(pqxx::transaction_base& tx, const std::string& why);
 // Writes a batch of "last used" times (pat → unix seconds); a time never moves back.
 void record_last_used(pqxx::transaction_base& tx, const std::unordered_map<std::string, std::int64_t>& batch);
 
+// One live session as its owner sees it: GET /wp-json/cartgate/v1/sessions and
+// `cartgate jwt list --user=…` show the same rows.
+struct live_session {
+  std::string pat;
+  std::int64_t created = 0;                // unix seconds
+  std::optional<std::int64_t> last_used;  // nullopt: never used (written in 5 s batches)
+  std::int64_t expires = 0;
+  std::string ip, device;                  // the bindings it was issued with ("" = none)
+};
+// The user's sessions that are neither revoked nor expired at `now`, newest first.
+std::vector<live_session> list_live(pqxx::transaction_base& tx, std::int64_t user_id, std::int64_t now);
+
+// Ends `pat` if it is a live session of `user_id` (and notifies every worker); false when
+// it is not one — unknown, ended, expired, or another user's, all alike.
+bool end_own(pqxx::transaction_base& tx, std::int64_t user_id, const std::string& pat, const std::string& why,
+             std::int64_t now);
+// Ends every live session of `user_id` except `keep`; returns the sessions it ended.
+std::vector<std::string> end_others(pqxx::transaction_base& tx, std::int64_t user_id, const std::string& keep,
+                                    const std::string& why, std::int64_t now);
+
 struct session_row {
   std::string pat;
   std::int64_t user_id;

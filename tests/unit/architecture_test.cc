@@ -114,4 +114,25 @@ TEST(Architecture, PluginsSeeOnlyThePluginAbi) {
   }
 }
 
+// jwt.failure_status is applied in one place: every answer lib/api/ gives for a failure
+// goes through api::services::refuse, which hands the live policy's status to
+// to_response. A handler calling to_response itself would answer a Bearer failure 401
+// whatever the option says.
+TEST(Architecture, ApiAnswersFailuresThroughRefuse) {
+  static const std::regex direct(R"(\bto_response\s*\()");
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(source_dir / "lib" / "api")) {
+    if (e.path().extension() != ".cc") continue;
+    ++files;
+    std::istringstream in(read_file(e.path()));
+    std::string text;
+    for (int n = 1; std::getline(in, text); ++n) {
+      EXPECT_FALSE(std::regex_search(text, direct))
+          << fs::relative(e.path(), source_dir).string() << ":" << n
+          << " answers with to_response; use s.refuse (jwt.failure_status)";
+    }
+  }
+  EXPECT_GE(files, 5);
+}
+
 }  // namespace

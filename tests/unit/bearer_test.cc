@@ -216,5 +216,68 @@ TEST_F(BearerCheck, ReadWithoutRecordingLeavesNoTrace) {
   EXPECT_EQ(used["pat_0123456789abcdef01234567"], t0 + 2);
 }
 
+// jwt.auth_header: a `Bearer …` value in the named header is read too (@cocart/sdk's
+// authHeaderName), and only while the option names that header.
+struct BearerInAnotherHeader : BearerCheck {
+  http::request in_header(const std::string& name, const std::string& value) {
+    http::request r = request_with("unused");
+    r.headers.erase("authorization");
+    r.headers[name] = value;
+    return r;
+  }
+};
+
+TEST_F(BearerInAnotherHeader, TokenThereIsAcceptedWhenTheOptionNamesTheHeader) {
+  store.rows["pat_0123456789abcdef01234567"] = live_session(42, t0 + 86400);
+  pol = policy::from_values({{"jwt.auth_header", "X-Auth-Token"}});
+  auto out = check().request(in_header("x-auth-token", "Bearer " + issue()), t0 + 1);
+  ASSERT_TRUE(out.who) << reason_name(out.why);
+  EXPECT_EQ(out.who->user_id, 42);
+}
+
+TEST_F(BearerInAnotherHeader, TokenThereIsMissingWhileTheOptionIsEmpty) {
+  store.rows["pat_0123456789abcdef01234567"] = live_session(42, t0 + 86400);
+  auto out = check().request(in_header("x-auth-token", "Bearer " + issue()), t0 + 1);
+  EXPECT_FALSE(out.who);
+  EXPECT_EQ(out.why, reason::token_missing);
+  EXPECT_EQ(store.reads, 0);
+}
+
+TEST_F(BearerInAnotherHeader, TokenInAHeaderTheOptionDoesNotNameIsMissing) {
+  pol = policy::from_values({{"jwt.auth_header", "X-Shop-Token"}});
+  EXPECT_EQ(check().request(in_header("x-auth-token", "Bearer " + issue()), t0 + 1).why, reason::token_missing);
+}
+
+TEST_F(BearerInAnotherHeader, GarbageThereIsRefusedAndNeverReachesTheStore) {
+  pol = policy::from_values({{"jwt.auth_header", "X-Auth-Token"}});
+  EXPECT_EQ(check().request(in_header("x-auth-token", "Bearer garbage"), t0).why, reason::token_malformed);
+  EXPECT_EQ(check().request(in_header("x-auth-token", "Bearer a.b.c"), t0).why, reason::token_malformed);
+  // Not a Bearer value at all: no token was presented.
+  EXPECT_EQ(check().request(in_header("x-auth-token", issue()), t0).why, reason::token_missing);
+  EXPECT_EQ(check().request(in_header("x-auth-token", "Basic YTpi"), t0).why, reason::token_missing);
+  EXPECT_EQ(store.reads, 0);
+}
+
+TEST_F(BearerInAnotherHeader, AuthorizationIsReadFirst) {
+  store.rows["pat_0123456789abcdef01234567"] = live_session(42, t0 + 86400);
+  pol = policy::from_values({{"jwt.auth_header", "X-Auth-Token"}});
+  auto r = in_header("x-auth-token", "Bearer garbage");
+  r.headers["authorization"] = "Bearer " + issue();
+  EXPECT_TRUE(check().request(r, t0 + 1).who);
+  // A Basic Authorization is no token: the other header's is read.
+  r.headers["authorization"] = "Basic YTpi";
+  EXPECT_EQ(check().request(r, t0 + 1).why, reason::token_malformed);
+}
+
+TEST_F(BearerInAnotherHeader, HeaderPresenceFollowsTheOption) {
+  pol = policy::from_values({{"jwt.auth_header", "X-Auth-Token"}});
+  EXPECT_TRUE(token_header_present(in_header("x-auth-token", "anything"), pol));
+  EXPECT_FALSE(token_header_present(in_header("x-other", "Bearer x"), pol));
+  EXPECT_FALSE(token_header_present(in_header("x-auth-token", "Bearer x"), policy::defaults()));
+  http::request basic;
+  basic.headers["authorization"] = "Basic YTpi";
+  EXPECT_TRUE(token_header_present(basic, policy::defaults())) << "an Authorization header is never a guest's";
+}
+
 }  // namespace
 }  // namespace cartgate

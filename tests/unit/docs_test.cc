@@ -59,6 +59,8 @@ std::string type_text(const option_def& d) {
     case option_type::role_list_or_mode: return "role_list_or_mode";
     case option_type::timezone: return "timezone";
     case option_type::proxy_list: return "proxy_list";
+    case option_type::header_name: return "header_name";
+    case option_type::choice: return "choice (" + std::string(d.choices) + ")";
   }
   return "?";
 }

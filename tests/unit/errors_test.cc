@@ -41,6 +41,43 @@ TEST(Errors, EveryBearerFailureLooksTheSameToTheClient) {
   }
 }
 
+// jwt.failure_status 403 (CoCart JWT 3.x): the status changes, and data.status with it;
+// code, message and WWW-Authenticate stay as they are.
+TEST(Errors, BearerFailuresAnswer403WithTheSameCodeMessageAndHeaderWhenAsked) {
+  for (reason why : all_reasons()) {
+    if (!is_token_failure(why)) continue;
+    auto as_401 = to_response(failure(why));
+    auto as_403 = to_response(failure(why), 403);
+    EXPECT_EQ(as_403.status, 403) << reason_name(why);
+    auto a = body_of(as_401), b = body_of(as_403);
+    EXPECT_EQ(b["code"], a["code"]);
+    EXPECT_EQ(b["message"], a["message"]);
+    EXPECT_EQ(b["data"]["status"].asInt(), 403);
+    EXPECT_EQ(header_of(as_403, "WWW-Authenticate"), "Bearer error=\"invalid_token\"");
+  }
+}
+
+TEST(Errors, FailureStatusLeavesEveryOtherReasonAlone) {
+  for (reason why : all_reasons()) {
+    if (is_token_failure(why)) continue;
+    EXPECT_EQ(to_response(failure(why), 403).body, to_response(failure(why)).body) << reason_name(why);
+    EXPECT_EQ(to_response(failure(why), 403).status, to_response(failure(why)).status) << reason_name(why);
+  }
+}
+
+TEST(Errors, BearerStatusOtherThan401Or403KeepsThe401) {
+  for (int status : {0, 200, 400, 402, 500}) {
+    EXPECT_EQ(to_response(failure(reason::token_expired), status).status, 401) << status;
+  }
+}
+
+TEST(Errors, SessionNotFoundIsCartgates404) {
+  auto res = to_response(failure(reason::session_not_found));
+  EXPECT_EQ(res.status, 404);
+  EXPECT_EQ(body_of(res)["code"].asString(), "cartgate_session_not_found");
+  EXPECT_EQ(header_of(res, "WWW-Authenticate"), "");
+}
+
 TEST(Errors, CredentialFailuresHaveNoWwwAuthenticateBearer) {
   auto res = to_response(failure(reason::bad_credentials));
   EXPECT_EQ(res.status, 401);

@@ -26,6 +26,8 @@ TEST(Options, DefaultsAreTheContracts) {
   EXPECT_EQ(p.device_required, "off");
   EXPECT_EQ(p.timezone, "UTC");
   EXPECT_FALSE(p.stream_per_request);
+  EXPECT_EQ(p.auth_header, "") << "only Authorization carries a token by default";
+  EXPECT_EQ(p.failure_status, 401);
   ASSERT_TRUE(net::parse_address("127.0.0.1"));
   EXPECT_TRUE(p.trusted_proxies.contains(*net::parse_address("127.0.0.1")));
   EXPECT_TRUE(p.trusted_proxies.contains(*net::parse_address("::1")));
@@ -76,6 +78,31 @@ TEST(Options, SnapshotIsTyped) {
   EXPECT_FALSE(p.device_required_for({"customer"}));
   EXPECT_EQ(p.values.at("jwt.max_sessions"), "-1");
   EXPECT_EQ(p.values.at("jwt.access_ttl"), "864000");
+}
+
+TEST(Options, AuthHeaderIsAHeaderNameKeptAsWrittenAndReadInLowerCase) {
+  EXPECT_EQ(validate_option("jwt.auth_header", " X-Auth-Token "), "X-Auth-Token");
+  EXPECT_EQ(validate_option("jwt.auth_header", ""), "");
+  auto p = policy::from_values({{"jwt.auth_header", "X-Auth-Token"}});
+  EXPECT_EQ(p.auth_header, "x-auth-token");
+  EXPECT_EQ(p.values.at("jwt.auth_header"), "X-Auth-Token");
+}
+
+TEST(Options, AuthHeaderRefusesWhatIsNotAHeaderOrCarriesSomethingElse) {
+  for (const char* value : {"X Auth", "X-Auth:Token", "X-Auth\tToken", "Cookie", "cookie", "Host", "User-Agent",
+                            "X-Forwarded-For", "X-Cartgate-Remote-Addr", "x-cartgate-user-id", "Content-Length"}) {
+    EXPECT_THROW(validate_option("jwt.auth_header", value), option_error) << value;
+  }
+  EXPECT_THROW(validate_option("jwt.auth_header", std::string(65, 'x')), option_error);
+}
+
+TEST(Options, FailureStatusIs401Or403Only) {
+  EXPECT_EQ(validate_option("jwt.failure_status", "403"), "403");
+  EXPECT_EQ(validate_option("jwt.failure_status", " 401 "), "401");
+  EXPECT_EQ(policy::from_values({{"jwt.failure_status", "403"}}).failure_status, 403);
+  for (const char* value : {"402", "400", "500", "200", "0403", "forbidden", ""}) {
+    EXPECT_THROW(validate_option("jwt.failure_status", value), option_error) << value;
+  }
 }
 
 TEST(Options, DeviceRequiredModes) {
