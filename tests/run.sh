@@ -130,6 +130,10 @@ export CARTGATE_TEST_WORDPRESS_ADMIN_FILE=$S/wordpress-admin
 export CARTGATE_TEST_WORDPRESS_DB_CONFIG=$S/wordpress/cartgate-db.toml
 export CARTGATE_TEST_MARIADB_SOCKET=$MARIADB_SOCKET
 export CARTGATE_TEST_WORDPRESS_TABLE_PREFIX=$WP_TABLE_PREFIX
+# Which /etc/wordpress/config-*.php is the stack's (for PHP run from the tests), and the
+# key of the must-use plugin's cookie → token requests.
+export CARTGATE_TEST_WORDPRESS_CONFIG_NAME=$WP_CONFIG_NAME
+export CARTGATE_TEST_STOREFRONT_KEY_FILE=$S/storefront/key
 
 say "running the tests"
 set +e

@@ -55,6 +55,12 @@ secrets() {
   [[ -s $S/secrets/wordpress_admin_password ]] || openssl rand -hex 12 >"$S/secrets/wordpress_admin_password"
   [[ -s $S/secrets/wordpress_salts ]] || for _ in 1 2 3 4 5 6 7 8; do openssl rand -hex 32; done >"$S/secrets/wordpress_salts"
   chmod 600 "$S/secrets"/*
+  # The key the must-use plugin signs cookie → token requests with: readable by cartgate
+  # and PHP-FPM's www-data, by nobody else (secrets.storefront_key_file).
+  mkdir -p "$S/storefront"
+  chgrp www-data "$S/storefront" && chmod 750 "$S/storefront"
+  [[ -s $S/storefront/key ]] || openssl rand -hex 32 >"$S/storefront/key"
+  chgrp www-data "$S/storefront/key" && chmod 640 "$S/storefront/key"
 }
 
 database_url() {
@@ -137,6 +143,7 @@ secret_file = "$S/secrets/jwt_secret"
 
 [secrets]
 encryption_key_file = "$S/secrets/encryption_key"
+storefront_key_file = "$S/storefront/key"
 
 [mail]
 smtp_url = "smtp://127.0.0.1:$SMTP_PORT"
@@ -199,7 +206,7 @@ nginx_up() {
   # The operator's snippets, used as they are, with /etc/nginx paths pointed here.
   local f
   for f in cartgate.conf cartgate-fastcgi.conf cartgate-fastcgi-params.conf cartgate-protect.conf \
-           cartgate-protect-optional.conf cartgate-proxy-headers.conf; do
+           cartgate-protect-optional.conf cartgate-proxy-headers.conf cartgate-auth-header.conf; do
     sed -e "s|/etc/nginx/cartgate|$S/nginx/cartgate|g" "$ROOT/nginx/$f" >"$S/nginx/$f"
   done
   # With POOL_B_PORT set (tests/run.sh), a second server on that port sends cartgate's
@@ -477,6 +484,11 @@ if ( isset( \$_SERVER['HTTPS'] ) && 'on' === \$_SERVER['HTTPS'] ) {
 }
 define( 'WP_SITEURL', WP_HOME );
 define( 'WP_CONTENT_DIR', '$content' );
+
+// Cookie → token (deploy/wordpress/README.md): the key cartgate checks the must-use
+// plugin's requests with, and cartgate's internal socket they go to.
+define( 'CARTGATE_STOREFRONT_KEY_FILE', '$S/storefront/key' );
+define( 'CARTGATE_INTERNAL_SOCKET', '$S/run/cartgate-auth.sock' );
 
 // A development site: "local" lets application passwords work over plain HTTP on
 // loopback. Nothing is fetched from the internet (updates, plugin installs, cron's

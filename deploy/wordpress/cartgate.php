@@ -1,7 +1,7 @@
 <?php
 /**
  * Plugin Name: cartgate
- * Description: WordPress side of cartgate (contract §8). Makes the customer that cartgate's nginx guard authenticated the current user, tells cartgate about account changes through an outbox table, and keeps cartgate's routes out of WordPress's REST router.
+ * Description: WordPress side of cartgate (contract §8). Makes the customer that cartgate's nginx guard authenticated the current user, tells cartgate about account changes through an outbox table, keeps cartgate's routes out of WordPress's REST router, and gives a customer logged in with WordPress's cookie a cartgate token pair (POST /wp-json/wp-cartgate/v1/token).
  * Version: 1.0.0
  * Requires at least: 6.1
  * Requires PHP: 7.4
@@ -130,6 +130,217 @@ namespace Cartgate {
 			return $endpoints;
 		},
 		PHP_INT_MAX
+	);
+
+	// ---- cookie → token -------------------------------------------------------------
+
+	/**
+	 * Cookie → token: POST /wp-json/wp-cartgate/v1/token gives a customer who is logged in
+	 * to the store (WordPress's login cookie, with WordPress's REST nonce for it in
+	 * X-WP-Nonce, action wp_rest) a cartgate token pair, without the password again. The
+	 * answer is cartgate's login answer (extras.jwt_token, extras.jwt_refresh) or its
+	 * error, passed on as it is.
+	 *
+	 * WordPress asks cartgate over its internal socket (server.auth_socket, a unix socket
+	 * nginx only ever proxies its own auth subrequest to), with a request signed by a key
+	 * only cartgate and PHP-FPM's user can read (secrets.storefront_key_file):
+	 * HMAC-SHA256 over the time, method, path and body, and a nonce cartgate accepts once.
+	 * A customer can neither reach that socket nor sign for it. The route exists only
+	 * where wp-config.php names the key:
+	 *
+	 *   define( 'CARTGATE_STOREFRONT_KEY_FILE', '/etc/cartgate/storefront_key' );
+	 *   define( 'CARTGATE_INTERNAL_SOCKET', '/run/cartgate/cartgate-auth.sock' );  // the default
+	 *
+	 * cartgate applies a login's rules to it (session cap, the token bound to the address
+	 * and User-Agent nginx saw, the permission rules). A user with two-factor on (in
+	 * cartgate, or in a WordPress two-factor plugin) gets tokens only if this WordPress
+	 * login passed a second factor, as the Two Factor plugin records it in the login's
+	 * session ("two-factor-login"), or as the filter cartgate_second_factor says.
+	 */
+	const TOKEN_NAMESPACE = 'wp-cartgate/v1';
+
+	/** The route on cartgate's internal socket, and part of what is signed. */
+	const STOREFRONT_TOKEN_PATH = '/_cartgate/storefront/token';
+
+	/** Request headers that never go to cartgate: credentials of the WordPress login. */
+	const WITHHELD_HEADERS = '#^(?:cookie|authorization|x-wp-nonce|x-cartgate-.*)$#';
+
+	/** @return array{key_file:string,socket:string}|null Null: cookie → token is off. */
+	function storefront_settings() {
+		if ( ! defined( 'CARTGATE_STOREFRONT_KEY_FILE' ) || '' === (string) CARTGATE_STOREFRONT_KEY_FILE ) {
+			return null;
+		}
+		return array(
+			'key_file' => (string) CARTGATE_STOREFRONT_KEY_FILE,
+			'socket'   => defined( 'CARTGATE_INTERNAL_SOCKET' ) ? (string) CARTGATE_INTERNAL_SOCKET : '/run/cartgate/cartgate-auth.sock',
+		);
+	}
+
+	/** The answer when cartgate cannot be asked: the contract's 503. */
+	function cartgate_unavailable() {
+		return new \WP_Error( 'cocart_service_unavailable', 'The service is temporarily unavailable. Please try again shortly.', array( 'status' => 503 ) );
+	}
+
+	/**
+	 * Who may ask: the user of WordPress's own login cookie, on a request carrying a valid
+	 * wp_rest nonce for it. Not a user of an application password or of a token nginx's
+	 * guard vouched for (they have credentials of their own), and never without the nonce,
+	 * which is what keeps another site from using the customer's cookie: WordPress drops a
+	 * cookie login without a nonce (rest_cookie_check_errors), and this checks once more.
+	 */
+	function cookie_login_permitted( \WP_REST_Request $request ) {
+		$user_id = get_current_user_id();
+		$cookie  = defined( 'LOGGED_IN_COOKIE' ) && isset( $_COOKIE[ LOGGED_IN_COOKIE ] ) ? (string) $_COOKIE[ LOGGED_IN_COOKIE ] : '';
+		if ( null !== identity() || ! $user_id || '' === $cookie || (int) wp_validate_auth_cookie( $cookie, 'logged_in' ) !== $user_id ) {
+			return new \WP_Error( 'rest_not_logged_in', 'You are not currently logged in.', array( 'status' => 401 ) );
+		}
+		$nonce = $request->get_header( 'X-WP-Nonce' );
+		if ( null === $nonce ) {
+			$nonce = $request->get_param( '_wpnonce' );
+		}
+		if ( ! is_string( $nonce ) || ! wp_verify_nonce( $nonce, 'wp_rest' ) ) {
+			return new \WP_Error( 'rest_cookie_invalid_nonce', 'Cookie check failed', array( 'status' => 403 ) );
+		}
+		return true;
+	}
+
+	/**
+	 * Whether the user has a second factor in WordPress, and whether this login passed
+	 * one: the Two Factor plugin's answer when it is active, its mark in the login's
+	 * session ("two-factor-login") otherwise; another two-factor plugin says so through
+	 * the filter cartgate_second_factor.
+	 *
+	 * @return array{enrolled:bool,passed:bool}
+	 */
+	function second_factor_state( $user_id ) {
+		$enrolled = false;
+		$passed   = false;
+		if ( class_exists( '\Two_Factor_Core' ) ) {
+			$enrolled = (bool) \Two_Factor_Core::is_user_using_two_factor( $user_id );
+			if ( method_exists( '\Two_Factor_Core', 'is_current_user_session_two_factor' ) ) {
+				$passed = (bool) \Two_Factor_Core::is_current_user_session_two_factor();
+			}
+		}
+		if ( ! $passed ) {
+			$session = \WP_Session_Tokens::get_instance( $user_id )->get( wp_get_session_token() );
+			$passed  = is_array( $session ) && ! empty( $session['two-factor-login'] );
+		}
+		/**
+		 * Filters what cartgate is told about the current login's second factor.
+		 *
+		 * @param array{enrolled:bool,passed:bool} $state
+		 * @param int                              $user_id
+		 */
+		$state = apply_filters( 'cartgate_second_factor', array( 'enrolled' => $enrolled, 'passed' => $passed ), $user_id );
+		return array(
+			'enrolled' => is_array( $state ) && ! empty( $state['enrolled'] ),
+			'passed'   => is_array( $state ) && ! empty( $state['passed'] ),
+		);
+	}
+
+	/** The customer's request headers as nginx passed them (names in lower case), minus credentials. */
+	function customer_headers() {
+		$headers = array();
+		foreach ( $_SERVER as $key => $value ) {
+			if ( 0 !== strpos( $key, 'HTTP_' ) || ! is_string( $value ) ) {
+				continue;
+			}
+			$name = strtolower( str_replace( '_', '-', substr( $key, 5 ) ) );
+			if ( ! preg_match( WITHHELD_HEADERS, $name ) ) {
+				$headers[ $name ] = $value;
+			}
+		}
+		return $headers;
+	}
+
+	/**
+	 * One HTTP/1.1 request to cartgate's internal unix socket.
+	 *
+	 * @return array{status:int,body:mixed}|\WP_Error
+	 */
+	function internal_post( $socket, $path, $body, $signature ) {
+		$fp = @stream_socket_client( 'unix://' . $socket, $errno, $errstr, 2.0 );
+		if ( ! $fp ) {
+			error_log( sprintf( 'cartgate: cannot reach %s: %s', $socket, $errstr ) );
+			return cartgate_unavailable();
+		}
+		stream_set_timeout( $fp, 10 );
+		$out = "POST $path HTTP/1.1\r\nHost: cartgate\r\nContent-Type: application/json\r\n"
+			. 'Content-Length: ' . strlen( $body ) . "\r\nX-Cartgate-Signature: $signature\r\nConnection: close\r\n\r\n" . $body;
+		for ( $sent = 0; $sent < strlen( $out ); $sent += $n ) {
+			$n = fwrite( $fp, substr( $out, $sent ) );
+			if ( false === $n || 0 === $n ) {
+				fclose( $fp );
+				return cartgate_unavailable();
+			}
+		}
+		$raw = stream_get_contents( $fp );
+		fclose( $fp );
+		$split = is_string( $raw ) ? strpos( $raw, "\r\n\r\n" ) : false;
+		if ( false === $split || ! preg_match( '#^HTTP/1\.[01] ([0-9]{3}) #', $raw, $m ) ) {
+			error_log( 'cartgate: no HTTP answer on ' . $socket );
+			return cartgate_unavailable();
+		}
+		$data = json_decode( substr( $raw, $split + 4 ), true );
+		if ( null === $data ) {
+			return cartgate_unavailable();
+		}
+		return array( 'status' => (int) $m[1], 'body' => $data );
+	}
+
+	/** The route's callback: cartgate's answer for the cookie's user. */
+	function token_from_cookie( \WP_REST_Request $request ) {
+		$settings = storefront_settings();
+		$key      = is_readable( $settings['key_file'] ) ? rtrim( (string) file_get_contents( $settings['key_file'] ), "\r\n" ) : '';
+		if ( strlen( $key ) < 32 ) {
+			error_log( 'cartgate: CARTGATE_STOREFRONT_KEY_FILE is unreadable or shorter than 32 bytes' );
+			return cartgate_unavailable();
+		}
+		$user   = wp_get_current_user();
+		$params = array();
+		foreach ( array_merge( (array) $request->get_body_params(), (array) $request->get_json_params() ) as $name => $value ) {
+			if ( '_wpnonce' !== $name && is_scalar( $value ) ) {
+				$params[ $name ] = $value;
+			}
+		}
+		$body = wp_json_encode(
+			array(
+				'user_id'       => (int) $user->ID,
+				'login'         => $user->user_login,
+				'nonce'         => bin2hex( random_bytes( 16 ) ),
+				'remote_addr'   => isset( $_SERVER['REMOTE_ADDR'] ) ? (string) $_SERVER['REMOTE_ADDR'] : '',
+				'headers'       => (object) customer_headers(),
+				'params'        => (object) $params,
+				'second_factor' => second_factor_state( (int) $user->ID ),
+			)
+		);
+		$now       = time();
+		$signature = 't=' . $now . ',v1=' . hash_hmac( 'sha256', $now . "\nPOST\n" . STOREFRONT_TOKEN_PATH . "\n" . $body, $key );
+		$answer    = internal_post( $settings['socket'], STOREFRONT_TOKEN_PATH, $body, $signature );
+		if ( is_wp_error( $answer ) ) {
+			return $answer;
+		}
+		$response = new \WP_REST_Response( $answer['body'], $answer['status'] );
+		$response->header( 'Cache-Control', 'no-store' );
+		return $response;
+	}
+
+	add_action(
+		'rest_api_init',
+		function () {
+			if ( null === storefront_settings() ) {
+				return;
+			}
+			register_rest_route(
+				TOKEN_NAMESPACE,
+				'/token',
+				array(
+					'methods'             => 'POST',
+					'callback'            => __NAMESPACE__ . '\token_from_cookie',
+					'permission_callback' => __NAMESPACE__ . '\cookie_login_permitted',
+				)
+			);
+		}
 	);
 
 	// ---- outbox --------------------------------------------------------------------

@@ -203,6 +203,24 @@ TEST(Events, CliJwtCreateAndDestroyAreStreamed) {
   expect_no_secret(tail.seen(), {s.access, s.refresh});
 }
 
+TEST(Events, EndingOwnSessionsIsStreamedAsTokenDeletedForEachSession) {
+  limits_lifted lifted;
+  auto u = make_user();
+  auto a = login_ok(u);
+  auto b = login_ok(u);
+  auto c = login_ok(u);
+  event_tail tail;
+  http_options o;
+  o.method = "DELETE";
+  o.bearer = c.access;
+  ASSERT_EQ(http("/wp-json/cartgate/v1/sessions/" + pat_of(a.access), o).status, 200);
+  expect_event_shape(tail.next_event("token_deleted", u.id), "token_deleted", u.id, pat_of(a.access));
+  ASSERT_EQ(http("/wp-json/cartgate/v1/sessions?others=true", o).status, 200);
+  expect_event_shape(tail.next_event("token_deleted", u.id), "token_deleted", u.id, pat_of(b.access));
+  EXPECT_TRUE(tail.next_event("token_deleted", u.id, 500ms).isNull()) << "the caller's own session goes on";
+  expect_no_secret(tail.seen(), {a.access, b.access, c.access, a.refresh, b.refresh, c.refresh});
+}
+
 TEST(Audit, LoginOkAndLoginFailedAreRecordedWithoutSecrets) {
   limits_lifted lifted;
   auto u = make_user();

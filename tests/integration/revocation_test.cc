@@ -184,6 +184,38 @@ TEST(Revocation, UserDeleteReachesEveryWorkerWithin1s) {
   EXPECT_TRUE(is_error(login(u), 401, "cocart_authentication_error"));
 }
 
+// Contract §2.4: a customer ending one of their sessions (DELETE …/sessions/{pat}), or all
+// but the current one (?others=true), is a revocation like logout.
+TEST(Revocation, EndingOneOwnSessionReachesEveryWorkerWithin1s) {
+  limits_lifted lifted;
+  auto u = make_user();
+  auto kept = login_ok(u);
+  auto ended = login_ok(u);
+  expect_revoked_on_every_worker_within_1s(ended.access, [&] {
+    http_options o;
+    o.method = "DELETE";
+    o.bearer = kept.access;
+    auto r = http("/wp-json/cartgate/v1/sessions/" + pat_of(ended.access), o);
+    ASSERT_EQ(r.status, 200) << r.body;
+  });
+  EXPECT_EQ(me(kept.access).status, 200);
+}
+
+TEST(Revocation, EndingOtherOwnSessionsReachesEveryWorkerWithin1s) {
+  limits_lifted lifted;
+  auto u = make_user();
+  auto kept = login_ok(u);
+  auto ended = login_ok(u);
+  expect_revoked_on_every_worker_within_1s(ended.access, [&] {
+    http_options o;
+    o.method = "DELETE";
+    o.bearer = kept.access;
+    auto r = http("/wp-json/cartgate/v1/sessions?others=true", o);
+    ASSERT_EQ(r.status, 200) << r.body;
+  });
+  EXPECT_EQ(me(kept.access).status, 200);
+}
+
 // The twin: with no revocation, the same traffic is accepted on both workers throughout.
 TEST(Revocation, UnrevokedSessionStaysValidOnEveryWorker) {
   limits_lifted lifted;

@@ -6,7 +6,7 @@
 //
 // WordPress users are made with SQL through the mariadb client (as root, over the
 // stack's socket), so a test can give one the id of a cartgate user: until cartgate keeps
-// WordPress's ids, that is the only way the two agree.
+// WordPress's ids, that is the only way the two agree (storefront_helpers.h).
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "auth_helpers.h"
+#include "storefront_helpers.h"
 #include "support/stack.h"
 
 namespace cartgate::test {
@@ -23,49 +24,6 @@ namespace {
 
 constexpr const char* users_me_path = "/wp-json/wp/v2/users/me?context=edit";
 constexpr const char* decoy = "wordpress-decoy";
-
-std::string wp_table(const std::string& name) {
-  return env("CARTGATE_TEST_WORDPRESS_TABLE_PREFIX") + name;
-}
-
-// Runs SQL in WordPress's database; throws with the client's message on failure.
-std::string wp_sql(const std::string& sql) {
-  auto r = run({"/usr/bin/mariadb", "--defaults-file=" + state_dir() + "/mariadb/my.cnf", "-u",
-                "root", "-N", "-B", "wordpress"},
-               sql);
-  if (r.status != 0) throw std::runtime_error("mariadb: " + r.err + "\nSQL: " + sql);
-  return r.out;
-}
-
-// A WordPress customer with this id and login (the password is never used: logins go
-// through cartgate).
-void make_wordpress_user(std::int64_t id, const std::string& login) {
-  const std::string i = std::to_string(id);
-  wp_sql("INSERT INTO " + wp_table("users") +
-         " (ID, user_login, user_pass, user_nicename, user_email, user_registered, display_name)"
-         " VALUES (" +
-         i + ", '" + login + "', '*', '" + login + "', '" + login + "@example.com', NOW(), '" +
-         login +
-         "');"
-         "INSERT INTO " +
-         wp_table("usermeta") + " (user_id, meta_key, meta_value) VALUES (" + i + ", '" +
-         wp_table("capabilities") + "', 'a:1:{s:8:\"customer\";b:1;}');");
-}
-
-// A cartgate user whose id WordPress does not use yet (its administrator is user 1).
-test_user make_user_with_a_free_wordpress_id() {
-  for (;;) {
-    auto u = make_user();
-    auto taken =
-        wp_sql("SELECT COUNT(*) FROM " + wp_table("users") + " WHERE ID = " + std::to_string(u.id));
-    if (taken.rfind("0", 0) == 0) return u;
-  }
-}
-
-// WordPress's REST answers carry a Link header to its API root; cartgate's never do.
-bool from_wordpress(const http_result& r) {
-  return r.header("link").find("api.w.org") != std::string::npos;
-}
 
 std::string admin_pair() {
   std::ifstream f(env("CARTGATE_TEST_WORDPRESS_ADMIN_FILE"));

@@ -217,6 +217,7 @@ http_result http(const std::string& path_and_query, const http_options& o) {
   hdrs = curl_slist_append(hdrs, "Expect:");  // send bodies at once; no 100-continue round
 
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  if (!o.unix_socket.empty()) curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, o.unix_socket.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o.timeout_ms);
   curl_easy_setopt(c, CURLOPT_USERAGENT, o.user_agent.c_str());
@@ -252,6 +253,11 @@ http_result http(const std::string& path_and_query, const http_options& o) {
   curl_slist_free_all(hdrs);
   curl_easy_cleanup(c);
   return res;
+}
+
+std::string internal_socket_path() {
+  std::string fastcgi = env("CARTGATE_TEST_SOCKET");
+  return fastcgi.substr(0, fastcgi.size() - std::string(".sock").size()) + "-auth.sock";
 }
 
 http_result post_json(const std::string& path, const Json::Value& body, http_options options) {

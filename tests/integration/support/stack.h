@@ -60,6 +60,8 @@ struct http_options {
   std::string user_agent = "cartgate-tests/1.0";
   int port = 0;        // 0 = main HTTP port (HTTPS port when https)
   bool https = false;  // self-signed certificate accepted
+  // Talk HTTP to this unix socket instead of nginx (cartgate's internal socket).
+  std::string unix_socket;
   long timeout_ms = 30000;
 };
 
@@ -76,6 +78,9 @@ inline constexpr const char* login_path = "/wp-json/cocart/v2/login";
 
 // True when the pool routes POST login (answers anything but 404 rest_no_route).
 bool login_route_available();
+
+// The main pool's internal HTTP socket (server.auth_socket, beside the FastCGI one).
+std::string internal_socket_path();
 
 // ---- raw FastCGI, straight to a pool's socket (no nginx in between) ----------------
 
