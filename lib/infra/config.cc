@@ -47,7 +47,7 @@ const std::vector<config_key_doc>& config_keys() {
       {"database.url", "postgresql:///cartgate", "libpq connection URI (env CARTGATE_DATABASE_URL)."},
       {"database.connect_timeout", "2", "Seconds to wait for a database connection before answering 503."},
       {"server.socket", "/run/cartgate/cartgate.sock", "FastCGI unix socket nginx connects to (env CARTGATE_SOCKET)."},
-      {"server.auth_socket", "", "HTTP unix socket for nginx's auth subrequest (kept-alive connections); empty = beside server.socket as NAME-auth.sock; off = none."},
+      {"server.auth_socket", "", "Internal HTTP unix socket: nginx's auth subrequest (kept-alive connections) and the storefront's cookie → token requests; empty = beside server.socket as NAME-auth.sock; off = none."},
       {"server.socket_mode", "0660", "Permissions of the socket files (octal)."},
       {"server.workers", "0", "Worker processes; 0 = number of cores."},
       {"server.threads", "8", "Threads per worker process for requests that may wait (login, refresh, two-factor, database reads)."},

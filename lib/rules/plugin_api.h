@@ -76,7 +76,7 @@ typedef struct cartgate_request_view {
   const char* (*header)(const void* handle, const char* name);
   const char* (*param)(const void* handle, const char* name); /* body params, as text */
   const char* client_ip; /* resolved from the trusted proxies */
-  const char* endpoint;  /* "login", "refresh", "validate" */
+  const char* endpoint;  /* "login" (also cookie → token), "refresh", "validate" */
   const char* method;
   const char* path;
 } cartgate_request_view;

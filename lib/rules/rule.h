@@ -32,7 +32,7 @@ struct context {
   const http::request& req;  // req.client_ip already resolved from the trusted proxies
   const Json::Value& params;  // parsed body params (device_id, …)
   const user& subject;
-  std::string_view endpoint;  // "login", "refresh", "validate"
+  std::string_view endpoint;  // "login" (a password login or cookie → token), "refresh", "validate"
   const policy& pol;
   std::int64_t now;  // unix seconds
   pqxx::transaction_base& tx;  // devices, schedules, clients, client_info live here

@@ -268,5 +268,88 @@ TEST_F(Pipelines, RefreshDeniedByARuleLeavesTheTokenUsable) {
   EXPECT_FALSE(refresh().run(req, body, pol, now).denied) << "the denied refresh did not rotate";
 }
 
+// Cookie → token (login_pipeline::vouched): the login from the rules on, for a customer
+// WordPress logged in.
+vouched_login vouched_for(const http::request& req, const Json::Value& params, const test::test_user& u) {
+  return vouched_login{req, params, u.id, u.login, false, false};
+}
+
+TEST_F(Pipelines, VouchedLoginOpensASessionBoundToTheCustomersAddressAndDevice) {
+  auto u = test::make_user();
+  auto req = request();
+  auto out = login().vouched(vouched_for(req, params, u), pol, now);
+  ASSERT_FALSE(out.denied) << reason_name(out.denied->why);
+  auto v = jwt::verify(out.access, keys.key(), now, cfg.issuer);
+  ASSERT_EQ(v.why, jwt::reason::ok);
+  EXPECT_EQ(v.payload["data"]["user"]["id"].asInt64(), u.id);
+  EXPECT_EQ(v.payload["data"]["user"]["ip"].asString(), ip);
+  EXPECT_EQ(v.payload["data"]["user"]["device"].asString(), "pipeline-test/1.0");
+  EXPECT_EQ(v.payload["iat"].asInt64(), now);
+  EXPECT_EQ(live_sessions(u.id), 1);
+}
+
+TEST_F(Pipelines, VouchedLoginNamingTheIdOfAnotherLoginIsRefused) {
+  auto u = test::make_user();
+  auto req = request();
+  auto a = vouched_for(req, params, u);
+  a.login = test::unique_name("someone_else");
+  auto out = login().vouched(a, pol, now);
+  ASSERT_TRUE(out.denied);
+  EXPECT_EQ(out.denied->why, reason::storefront_account_unknown);
+  a.login = u.login;
+  for (auto& c : a.login) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  EXPECT_FALSE(login().vouched(a, pol, now).denied) << "WordPress logins compare without case";
+  a.user_id = 0;
+  EXPECT_EQ(login().vouched(a, pol, now).denied->why, reason::storefront_account_unknown);
+}
+
+TEST_F(Pipelines, VouchedLoginOfATwoFactorUserNeedsTheWordPressLoginToHavePassedIt) {
+  auto u = test::make_user();
+  ASSERT_EQ(test::cli({"2fa", "email", "enable", u.login}).status, 0);
+  auto req = request();
+  auto a = vouched_for(req, params, u);
+  auto out = login().vouched(a, pol, now);
+  ASSERT_TRUE(out.denied);
+  EXPECT_EQ(out.denied->why, reason::storefront_second_factor_missing);
+  EXPECT_EQ(live_sessions(u.id), 0);
+  a.second_factor_passed = true;
+  EXPECT_FALSE(login().vouched(a, pol, now).denied);
+}
+
+TEST_F(Pipelines, VouchedLoginOfAUserEnrolledInWordPressTwoFactorNeedsItPassedToo) {
+  auto u = test::make_user();
+  auto req = request();
+  auto a = vouched_for(req, params, u);
+  a.second_factor_enrolled_in_wordpress = true;
+  EXPECT_EQ(login().vouched(a, pol, now).denied->why, reason::storefront_second_factor_missing);
+  a.second_factor_passed = true;
+  EXPECT_FALSE(login().vouched(a, pol, now).denied);
+}
+
+TEST_F(Pipelines, VouchedLoginRunsThePermissionRules) {
+  auto u = test::make_user();
+  rules::chain denying{[&] {
+    std::vector<std::unique_ptr<rules::rule>> v;
+    v.push_back(std::make_unique<deny_rule>(u.id));
+    return v;
+  }()};
+  auto req = request();
+  auto out = login(denying).vouched(vouched_for(req, params, u), pol, now);
+  ASSERT_TRUE(out.denied);
+  EXPECT_EQ(out.denied->why, reason::plugin_denied);
+  EXPECT_EQ(live_sessions(u.id), 0);
+}
+
+TEST_F(Pipelines, VouchedLoginPastTheSessionCapEvictsTheOldest) {
+  pol = policy::from_values({{"jwt.max_sessions", "1"}});
+  auto u = test::make_user();
+  auto req = request();
+  auto first = login().vouched(vouched_for(req, params, u), pol, now);
+  auto second = login().vouched(vouched_for(req, params, u), pol, now);
+  ASSERT_FALSE(first.denied || second.denied);
+  EXPECT_EQ(live_sessions(u.id), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM sessions WHERE pat = $1 AND revoked_at IS NULL", second.pat), 1);
+}
+
 }  // namespace
 }  // namespace cartgate
