@@ -149,6 +149,18 @@ directory = "$([[ ${LOCAL_PLUGINS:-1} == 0 ]] || echo "$BUILD_DIR/plugins")"
 [site]
 name = "cartgate-$STACK"
 admin_email = "admin@localhost"
+
+# The storefront's database: cartgate keeps its accounts in step with WordPress's
+# (contract §8; deploy/wordpress/README.md). STOREFRONT_SYNC=0 leaves it out.
+$([[ ${STOREFRONT_SYNC:-1} == 0 ]] || cat <<WP
+[wordpress]
+socket = "$MARIADB_SOCKET"
+database = "$WP_DATABASE"
+user = "cartgate"
+password_file = "$S/secrets/mariadb_cartgate_password"
+table_prefix = "$WP_TABLE_PREFIX"
+WP
+)
 TOML
   chmod 600 "$S/cartgate.toml"
 }
