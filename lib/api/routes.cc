@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "api/handlers.h"
+#include "base/text.h"
 #include "http/client_ip.h"
 #include "http/errors.h"
 #include "infra/log.h"
@@ -32,11 +33,49 @@ const std::vector<route>& route_table() {
   return table;
 }
 
+namespace {
+constexpr std::string_view rest_route_alias = "/_cartgate/rest-route";
+}  // namespace
+
+std::string rest_route_path(std::string_view query) {
+  std::string found;
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    auto eq = pair.find('=');
+    if (eq == std::string_view::npos) continue;
+    // PHP's names: leading spaces dropped, then ' ', '.' and '[' become '_'.
+    std::string name = http::url_decode(pair.substr(0, eq), true);
+    name.erase(0, name.find_first_not_of(' '));
+    for (auto& c : name) {
+      if (c == ' ' || c == '.' || c == '[') c = '_';
+    }
+    if (name != "rest_route") continue;
+    found = http::url_decode(pair.substr(eq + 1), true);  // the last one wins, as in PHP
+  }
+  if (found.empty()) return {};
+  // WordPress trims the route's slashes and matches case-insensitively (rest_api_loaded,
+  // WP_REST_Server::match_request_to_handler).
+  auto first = found.find_first_not_of('/');
+  auto last = found.find_last_not_of("/\n\r\t ");
+  if (first == std::string::npos || last == std::string::npos || last < first) return {};
+  return "/wp-json/" + text::ascii_lower(std::string_view(found).substr(first, last - first + 1));
+}
+
 const route* find_route(const http::request& r) {
   // HEAD is answered like GET; nginx drops the body.
   std::string_view method = r.method == "HEAD" ? std::string_view("GET") : r.method;
+  std::string aliased;
+  std::string_view path = r.path;
+  if (path == rest_route_alias) {
+    aliased = rest_route_path(r.query);
+    path = aliased;
+  }
   for (auto& rt : route_table()) {
-    if (rt.path == r.path && (rt.method == method || rt.method == "*")) return &rt;
+    // The auth subrequest is nginx's own, never a REST route.
+    if (!aliased.empty() && rt.path.rfind("/wp-json/", 0) != 0) continue;
+    if (rt.path == path && (rt.method == method || rt.method == "*")) return &rt;
   }
   return nullptr;
 }

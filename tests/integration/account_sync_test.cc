@@ -295,5 +295,24 @@ TEST(Identifiers, LoginEmailAndPhoneNeverNameTwoAccounts) {
   EXPECT_NE(email_taken_as_login.err.find("is another user's login"), std::string::npos) << email_taken_as_login.err;
 }
 
+TEST(RestRoute, LoginNamedByRestRouteIsCartgatesLogin) {
+  limits_lifted lifted;
+  auto c = make_wordpress_customer();
+  ASSERT_TRUE(mirrored(c.id));
+  for (const char* path : {"/?rest_route=/cocart/v2/login", "/index.php?rest_route=%2Fcocart%2Fv2%2Flogin%2F"}) {
+    http_options o;
+    o.method = "POST";
+    o.basic = true;
+    o.basic_user = c.login;
+    o.basic_password = c.password;
+    auto r = http(path, o);
+    ASSERT_EQ(r.status, 200) << path << ": " << r.body;
+    EXPECT_EQ(r.json()["user_id"].asString(), std::to_string(c.id)) << path;
+    EXPECT_FALSE(r.json()["extras"]["jwt_token"].asString().empty()) << path << ": cartgate's answer, with tokens";
+    o.basic_password = "wrong";
+    EXPECT_TRUE(is_error(http(path, o), 401, "cocart_authentication_error")) << path;
+  }
+}
+
 }  // namespace
 }  // namespace cartgate::test
