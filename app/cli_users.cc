@@ -1,6 +1,7 @@
 // `cartgate user add|import|passwd|delete|list`.
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "base/text.h"
 #include "cli.h"
@@ -9,6 +10,7 @@
 #include "store/audit.h"
 #include "store/sessions.h"
 #include "store/users.h"
+#include "store/wordpress.h"
 
 namespace cartgate::cli {
 namespace {
@@ -60,6 +62,23 @@ bool read_csv_record(std::istream& in, std::vector<std::string>& fields, std::si
   }
   if (!any) return false;
   fields.push_back(std::move(field));
+  return true;
+}
+
+// Whether the row is in already: nullopt (no), true (the same account — a re-run), false
+// (its id is held by a different account).
+std::optional<bool> already_imported(pqxx::transaction_base& tx, const user& u) {
+  if (u.id != 0) {
+    auto have = users::find_by_id(tx, u.id);
+    if (!have) return std::nullopt;
+    return text::ascii_lower(have->login) == text::ascii_lower(u.login) &&
+           text::ascii_lower(have->email) == text::ascii_lower(u.email);
+  }
+  auto exists = tx.exec_params(
+      "SELECT 1 FROM users WHERE lower(login) = lower($1) OR lower(email) = lower($2)"
+      " OR ($3 <> '' AND phone = $3)",
+      u.login, u.email, u.phone);
+  if (exists.empty()) return std::nullopt;
   return true;
 }
 
@@ -167,15 +186,43 @@ void register_users(CLI::App& app, context& ctx) {
         ++failed;
         continue;
       }
-      auto exists = w->exec_params(
-          "SELECT 1 FROM users WHERE lower(login) = lower($1) OR lower(email) = lower($2)"
-          " OR ($3 <> '' AND phone = $3)",
-          u.login, u.email, u.phone);
-      if (!exists.empty()) {
-        ++skipped;  // already there: a re-run of the same import changes nothing
+      // WordPress's accounts keep WordPress's id (contract §8): carts, orders and addresses
+      // are keyed by it. A row whose id, login, email or phone belongs to another account
+      // is reported, never renumbered.
+      std::string id_text = get("ID");
+      if (!id_text.empty()) {
+        try {
+          std::size_t used = 0;
+          u.id = std::stoll(id_text, &used);
+          if (used != id_text.size() || u.id <= 0) throw std::invalid_argument("ID");
+        } catch (const std::exception&) {
+          std::cerr << "cartgate: " << file << ":" << at << ": invalid ID '" << id_text << "'\n";
+          ++failed;
+          continue;
+        }
+        u.owner = origin::wordpress;
+        u.wordpress_pass = u.password_hash;
+      }
+      if (auto same = already_imported(*w, u)) {
+        if (*same) {
+          ++skipped;  // already there: a re-run of the same import changes nothing
+        } else {
+          std::cerr << "cartgate: " << file << ":" << at << ": user id " << u.id << " is another account ("
+                    << u.login << " <" << u.email << ">)\n";
+          ++failed;
+        }
         continue;
       }
-      users::add(*w, u);
+      try {
+        // A row that clashes rolls back alone; the rows around it still import.
+        pqxx::subtransaction row_tx(*w, "import_row");
+        users::add(row_tx, u);
+        row_tx.commit();
+      } catch (const users::conflict& e) {
+        std::cerr << "cartgate: " << file << ":" << at << ": " << e.what() << '\n';
+        ++failed;
+        continue;
+      }
       ++imported;
       if (imported % 500 == 0) {
         w->commit();
@@ -183,6 +230,7 @@ void register_users(CLI::App& app, context& ctx) {
         std::cerr << "cartgate: imported " << imported << " users…\n";
       }
     }
+    users::advance_id_sequence(*w);
     w->commit();
     std::cout << "imported " << imported << ", already present " << skipped << ", failed " << failed << '\n';
     if (failed) throw cli_error(std::to_string(failed) + " row(s) could not be imported");
@@ -195,8 +243,25 @@ void register_users(CLI::App& app, context& ctx) {
     std::string pw = read_stdin_line();
     if (pw.empty()) throw cli_error("the password must not be empty");
     std::string hash = password::hash(pw, argon(ctx.configuration()));
+    // One password per customer (contract §8): an account WordPress owns gets the new
+    // password there too, first, so a failure there changes nothing here.
+    std::string wordpress_hash;
+    if (u.owner == origin::wordpress) {
+      if (!ctx.configuration().wordpress_enabled()) {
+        throw cli_error(u.login + " belongs to WordPress and no [wordpress] database is configured: change the password in WordPress");
+      }
+      wordpress_hash = password::hash_bcrypt(pw);
+      try {
+        wordpress::database wp(wordpress::settings::from_config(ctx.configuration()));
+        if (!wp.find(u.id)) throw cli_error(u.login + " is no longer a WordPress user");
+        wp.set_password_hash(u.id, wordpress_hash);
+      } catch (const mariadb::error& e) {
+        throw cli_error(std::string("the password was not changed: ") + e.what());
+      }
+    }
     pqxx::work w(ctx.db());
     users::set_password_hash(w, u.id, hash);
+    if (!wordpress_hash.empty()) users::set_wordpress_pass(w, u.id, wordpress_hash);
     int n = sessions::revoke_user(w, u.id, "password_changed");
     audit::record(w, "password_changed", u.id, "", "", Json::Value(Json::objectValue));
     w.commit();
@@ -207,6 +272,11 @@ void register_users(CLI::App& app, context& ctx) {
   del->add_option("user", target)->required();
   del->callback([&ctx] {
     user u = resolve(ctx, target);
+    // WordPress owns its accounts (contract §8): deleting one here would be undone by the
+    // next change WordPress reports, and the customer would keep a WordPress login.
+    if (u.owner == origin::wordpress) {
+      throw cli_error(u.login + " belongs to WordPress: delete the user there (Users in wp-admin); cartgate follows within a second");
+    }
     pqxx::work w(ctx.db());
     sessions::revoke_user(w, u.id, "user_deleted");
     users::remove(w, u.id);
@@ -218,7 +288,7 @@ void register_users(CLI::App& app, context& ctx) {
     w.commit();
   });
 
-  auto* list = user_cmd->add_subcommand("list", "List users: id, login, email, roles");
+  auto* list = user_cmd->add_subcommand("list", "List users: id, login, email, roles, origin");
   list->callback([&ctx] {
     pqxx::read_transaction t(ctx.db());
     std::int64_t offset = 0;
@@ -227,7 +297,8 @@ void register_users(CLI::App& app, context& ctx) {
       for (auto& u : page) {
         std::string r;
         for (auto& role : u.roles) r += (r.empty() ? "" : ",") + role;
-        std::cout << u.id << '\t' << u.login << '\t' << u.email << '\t' << r << '\n';
+        std::cout << u.id << '\t' << u.login << '\t' << u.email << '\t' << r << '\t'
+                  << (u.owner == origin::wordpress ? "wordpress" : "cartgate") << '\n';
       }
       if (page.size() < 1000) break;
       offset += 1000;

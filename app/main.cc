@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   cli::register_jwt(app, ctx);
   cli::register_twofactor(app, ctx);
   cli::register_rules(app, ctx);
+  cli::register_wordpress(app, ctx);
 
   try {
     app.parse(argc, argv);

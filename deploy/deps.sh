@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config git ca-certificates curl openssl
   libjsoncpp-dev libssl-dev libpqxx-dev libpq-dev libargon2-dev
   libcrypt-dev liboath-dev libcurl4-openssl-dev libqrencode-dev libmaxminddb-dev
-  libcli11-dev libtomlplusplus-dev libhowardhinnant-date-dev tzdata
+  libcli11-dev libtomlplusplus-dev libhowardhinnant-date-dev tzdata libmariadb-dev
   libgtest-dev libgmock-dev
   postgresql postgresql-client nginx-light tor-geoipdb
   oathtool libfcgi-bin python3 python3-jwt python3-cryptography python3-aiosmtpd python3-passlib python3-bcrypt wrk

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "api/handlers.h"
+#include "base/text.h"
 #include "http/client_ip.h"
 #include "http/errors.h"
 #include "infra/log.h"
@@ -61,12 +62,61 @@ bool path_matches(std::string_view pattern, std::string_view path,
   return true;
 }
 
+namespace {
+constexpr std::string_view rest_route_alias = "/_cartgate/rest-route";
+}  // namespace
+
+std::string rest_route_path(std::string_view query) {
+  std::string found;
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    auto eq = pair.find('=');
+    if (eq == std::string_view::npos) continue;
+    // PHP's names: leading spaces dropped, then ' ', '.' and '[' become '_'.
+    std::string name = http::url_decode(pair.substr(0, eq), true);
+    name.erase(0, name.find_first_not_of(' '));
+    for (auto& c : name) {
+      if (c == ' ' || c == '.' || c == '[') c = '_';
+    }
+    if (name != "rest_route") continue;
+    found = http::url_decode(pair.substr(eq + 1), true);  // the last one wins, as in PHP
+  }
+  if (found.empty()) return {};
+  // WordPress trims the route's slashes and matches case-insensitively (rest_api_loaded,
+  // WP_REST_Server::match_request_to_handler).
+  auto first = found.find_first_not_of('/');
+  auto last = found.find_last_not_of("/\n\r\t ");
+  if (first == std::string::npos || last == std::string::npos || last < first) return {};
+  return "/wp-json/" + text::ascii_lower(std::string_view(found).substr(first, last - first + 1));
+}
+
+namespace {
+
+// The path a request names: its own, or for nginx's /_cartgate/rest-route the one its
+// rest_route argument names ("" when none), kept in `aliased`.
+std::string_view routed_path(const http::request& r, std::string& aliased) {
+  if (r.path != rest_route_alias) return r.path;
+  aliased = rest_route_path(r.query);
+  return aliased;
+}
+
+}  // namespace
+
 const route* find_route(const http::request& r) {
   // HEAD is answered like GET; nginx drops the body.
   std::string_view method = r.method == "HEAD" ? std::string_view("GET") : r.method;
+  const bool aliased = r.path == rest_route_alias;
+  std::string alias_target;
+  std::string_view path = routed_path(r, alias_target);
+  if (path.empty()) return nullptr;
   for (auto& rt : route_table()) {
+    // The auth subrequest and the storefront's route are nginx's and PHP's, never REST
+    // routes a rest_route could name.
+    if (aliased && rt.path.rfind("/wp-json/", 0) != 0) continue;
     bool reachable = rt.reach == reach::both || (rt.reach == reach::internal) == r.internal;
-    if (reachable && path_matches(rt.path, r.path) && (rt.method == method || rt.method == "*")) return &rt;
+    if (reachable && path_matches(rt.path, path) && (rt.method == method || rt.method == "*")) return &rt;
   }
   return nullptr;
 }
@@ -77,7 +127,10 @@ http::response answer(services& s, http::request& r, const route* rt) {
   std::string_view route_name = rt ? rt->name : "no_route";
   http::response res;
   try {
-    if (rt) path_matches(rt->path, r.path, &r.path_params);
+    if (rt && rt->path.find('{') != std::string_view::npos) {
+      std::string alias_target;
+      path_matches(rt->path, routed_path(r, alias_target), &r.path_params);
+    }
     res = rt ? rt->fn(s, r) : s.refuse(reason::no_route);
   } catch (const std::exception& e) {
     if (db::classify(e) == db::outcome::unavailable) {

@@ -55,8 +55,16 @@ bool path_matches(std::string_view pattern, std::string_view path,
 
 const std::vector<route>& route_table();
 
-// The route a request goes to, or nullptr (rest_no_route).
+// The route a request goes to, or nullptr (rest_no_route). A request nginx sent as
+// /_cartgate/rest-route (a cartgate route named by WordPress's rest_route query argument,
+// nginx/cartgate.conf) goes to the route its rest_route names, as WordPress would serve it.
 const route* find_route(const http::request& r);
+
+// The /wp-json/… path a rest_route query names, read the way PHP and WordPress read it
+// (the argument's name may be spelled rest.route, "rest route" or rest[route; the value is
+// percent-decoded, matched case-insensitively, extra and trailing slashes dropped); "" when
+// the query has none.
+std::string rest_route_path(std::string_view query);
 
 // Answers r with the route find_route gave for it (nullptr: rest_no_route): resolves the
 // client IP once (from the trusted proxies), runs the handler and maps every exception to

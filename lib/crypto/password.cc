@@ -15,6 +15,8 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "crypto/random.h"
+
 namespace cartgate::password {
 namespace {
 
@@ -230,6 +232,29 @@ bool verify_bcrypt(std::string_view password, std::string_view stored) {
   OPENSSL_cleanse(data.get(), sizeof(crypt_data));
   return ok;
 }
+
+}  // namespace
+
+std::string hash_bcrypt(std::string_view password) {
+  if (password.size() > max_password_bytes || password.find('\0') != std::string_view::npos) {
+    throw std::invalid_argument("password: not hashable with bcrypt");
+  }
+  const std::string salt_bytes = random::bytes(16);
+  char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+  if (crypt_gensalt_rn("$2y$", 10, salt_bytes.data(), static_cast<int>(salt_bytes.size()), setting,
+                       sizeof setting) == nullptr) {
+    throw std::runtime_error("password: crypt_gensalt_rn failed");
+  }
+  const std::string key(password.substr(0, 72));
+  auto data = std::make_unique<crypt_data>();
+  const char* result = crypt_r(key.c_str(), setting, data.get());
+  std::string out = result != nullptr && result[0] != '*' ? std::string(result) : std::string();
+  OPENSSL_cleanse(data.get(), sizeof(crypt_data));
+  if (!is_bcrypt_shape(out)) throw std::runtime_error("password: bcrypt hashing failed");
+  return out;
+}
+
+namespace {
 
 // WordPress 6.8 (wp_check_password): bcrypt over base64(HMAC-SHA384(key "wp-sha384", password)),
 // so passwords longer than bcrypt's 72 bytes still count in full.

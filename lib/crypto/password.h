@@ -47,6 +47,13 @@ struct argon2_params {
 // cannot be drawn or libargon2 fails (e.g. out of memory).
 std::string hash(std::string_view password, const argon2_params& params);
 
+// A bcrypt `$2y$` hash (cost 10, 16 random salt bytes) of the first 72 bytes of the
+// password: what a WordPress store verifies itself (its phpass falls back to crypt()), for
+// a password set through cartgate on an account WordPress owns. Throws
+// std::invalid_argument for a password with a NUL byte or over max_password_bytes,
+// std::runtime_error when libcrypt fails.
+std::string hash_bcrypt(std::string_view password);
+
 enum class scheme {
   argon2id,   // $argon2id$v=19$m=..,t=..,p=..$salt$tag
   phpass,     // $P$ / $H$ portable hashes: WordPress before 6.8, phpBB

@@ -78,6 +78,13 @@ const std::vector<config_key_doc>& config_keys() {
       {"plugins.load", "[]", "Plugin file names to load from the directory; empty loads every *.so."},
       {"site.name", "cartgate", "Shown as the issuer in authenticator apps."},
       {"site.admin_email", "", "Address plugins may notify (e.g. the VIP login example)."},
+      {"wordpress.database", "", "The WordPress store's MariaDB/MySQL database; set, cartgate keeps its accounts in step with WordPress's (contract §8)."},
+      {"wordpress.socket", "", "Unix socket of WordPress's database server; empty = wordpress.host and wordpress.port."},
+      {"wordpress.host", "localhost", "Host of WordPress's database server, when no socket is given."},
+      {"wordpress.port", "3306", "Port of WordPress's database server, when no socket is given."},
+      {"wordpress.user", "cartgate", "cartgate's own account on WordPress's database (deploy/wordpress/README.md)."},
+      {"wordpress.password_file", "", "File holding that account's password."},
+      {"wordpress.table_prefix", "wp_", "WordPress's $table_prefix (the base prefix on multisite)."},
   };
   return keys;
 }
@@ -158,6 +165,16 @@ config config::from_toml(const std::string& text) {
     }
   }
   if (!smtp_password_file.empty()) c.smtp_password = read_secret_file(smtp_password_file);
+  std::string wordpress_password_file;
+  take(t, "wordpress", "database", c.wordpress_database);
+  take(t, "wordpress", "socket", c.wordpress_socket);
+  take(t, "wordpress", "host", c.wordpress_host);
+  take(t, "wordpress", "port", c.wordpress_port);
+  take(t, "wordpress", "user", c.wordpress_user);
+  take(t, "wordpress", "password_file", wordpress_password_file);
+  take(t, "wordpress", "table_prefix", c.wordpress_table_prefix);
+  if (!wordpress_password_file.empty()) c.wordpress_password = read_secret_file(wordpress_password_file);
+  if (c.wordpress_port < 1 || c.wordpress_port > 65535) throw config_error("config: wordpress.port must be 1..65535");
   if (c.argon2_max_concurrent < 1) throw config_error("config: password.max_concurrent must be >= 1");
   if (c.threads < 1 || c.threads > 256) throw config_error("config: server.threads must be 1..256");
   if (c.io_threads < 1 || c.io_threads > 64) throw config_error("config: server.io_threads must be 1..64");

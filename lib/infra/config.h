@@ -71,6 +71,16 @@ struct config {
   // [site]
   std::string site_name = "cartgate";
   std::string admin_email;
+  // [wordpress]: the store's own database, read for account sync (contract §8). Off
+  // while wordpress_database is empty.
+  std::string wordpress_socket;
+  std::string wordpress_host = "localhost";
+  int wordpress_port = 3306;
+  std::string wordpress_database;
+  std::string wordpress_user = "cartgate";
+  std::string wordpress_password;  // from wordpress.password_file
+  std::string wordpress_table_prefix = "wp_";
+  bool wordpress_enabled() const { return !wordpress_database.empty(); }
 
   static config load(const std::string& path);       // path "" = defaults + environment
   static config from_toml(const std::string& text);  // for tests

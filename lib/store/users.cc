@@ -30,7 +30,8 @@ std::string roles_literal(const std::vector<std::string>& roles) {
 std::string column_list(std::string_view table) {
   std::string t(table);
   return t + ".id, " + t + ".login, " + t + ".email, coalesce(" + t + ".phone, ''), " + t + ".password_hash, " +
-         t + ".first_name, " + t + ".last_name, " + t + ".display_name, array_to_string(" + t + ".roles, ',')";
+         t + ".first_name, " + t + ".last_name, " + t + ".display_name, array_to_string(" + t + ".roles, ','), " +
+         t + ".origin, coalesce(" + t + ".wordpress_pass, '')";
 }
 
 user from_row(const pqxx::row& r, int first) {
@@ -44,6 +45,8 @@ user from_row(const pqxx::row& r, int first) {
   u.last_name = r[first + 6].c_str();
   u.display_name = r[first + 7].c_str();
   u.roles = text::split_list(r[first + 8].c_str());
+  u.owner = std::string_view(r[first + 9].c_str()) == "wordpress" ? origin::wordpress : origin::cartgate;
+  u.wordpress_pass = r[first + 10].c_str();
   return u;
 }
 
@@ -74,19 +77,79 @@ std::optional<user> find(pqxx::transaction_base& tx, std::string_view key) {
                             std::string(key)));
 }
 
+namespace {
+
+// Login, email and phone are one namespace of identifiers (a login form takes any): the
+// conflict that u's identifiers would make with another account, or "".
+std::string identifier_conflict(pqxx::transaction_base& tx, const user& u) {
+  // Adds and updates of identifiers are serialised, so two of them cannot both pass this
+  // check with the same new identifier.
+  tx.exec("SELECT pg_advisory_xact_lock(hashtext('cartgate.user_identifiers'))");
+  struct candidate {
+    const char* what;
+    std::string value;
+  };
+  const candidate mine[] = {{"login", u.login}, {"email", u.email}, {"phone", u.phone}};
+  for (const auto& c : mine) {
+    if (c.value.empty()) continue;
+    auto rows = tx.exec_params(
+        "SELECT CASE WHEN lower(login) = lower($1) THEN 'login'"
+        "            WHEN lower(email) = lower($1) THEN 'email' ELSE 'phone' END"
+        " FROM users WHERE id <> $2 AND (lower(login) = lower($1) OR lower(email) = lower($1) OR phone = $1)"
+        " LIMIT 1",
+        c.value, u.id);
+    if (!rows.empty()) {
+      std::string theirs = rows[0][0].c_str();
+      if (theirs == c.what) return std::string("a user with that ") + c.what + " already exists";
+      return std::string("the ") + c.what + " '" + c.value + "' is another user's " + theirs;
+    }
+  }
+  return {};
+}
+
+const char* origin_name(origin o) { return o == origin::wordpress ? "wordpress" : "cartgate"; }
+
+}  // namespace
+
 std::int64_t add(pqxx::transaction_base& tx, const user& u) {
+  if (auto why = identifier_conflict(tx, u); !why.empty()) throw conflict(why);
+  if (u.id != 0 && !tx.exec_params("SELECT 1 FROM users WHERE id = $1", u.id).empty()) {
+    throw conflict("user id " + std::to_string(u.id) + " is taken");
+  }
   try {
-    // A violation aborts the caller's transaction; it is reported as a conflict.
+    // Explicit ids go through the same statement: an empty $1 takes the sequence's next.
     auto r = tx.exec_params(
-        "INSERT INTO users (login, email, phone, password_hash, first_name, last_name, display_name, roles)"
-        " VALUES ($1, $2, nullif($3, ''), $4, $5, $6, $7, $8::text[]) RETURNING id",
-        u.login, u.email, u.phone, u.password_hash, u.first_name, u.last_name,
-        u.display_name.empty() ? u.login : u.display_name,
-        roles_literal(u.roles.empty() ? std::vector<std::string>{"customer"} : u.roles));
+        "INSERT INTO users (id, login, email, phone, password_hash, first_name, last_name, display_name, roles,"
+        " origin, wordpress_pass)"
+        " VALUES (coalesce(nullif($1, '')::bigint, nextval('users_id_seq')), $2, $3, nullif($4, ''), $5, $6, $7,"
+        " $8, $9::text[], $10, nullif($11, '')) RETURNING id",
+        u.id ? std::to_string(u.id) : std::string(), u.login, u.email, u.phone, u.password_hash, u.first_name,
+        u.last_name, u.display_name.empty() ? u.login : u.display_name,
+        roles_literal(u.roles.empty() ? std::vector<std::string>{"customer"} : u.roles), origin_name(u.owner),
+        u.wordpress_pass);
     return r[0][0].as<std::int64_t>();
   } catch (const pqxx::unique_violation&) {
+    // The check above holds the identifier lock, so only a path around it lands here.
     throw conflict("a user with that login, email or phone already exists");
   }
+}
+
+void update(pqxx::transaction_base& tx, const user& u) {
+  if (auto why = identifier_conflict(tx, u); !why.empty()) throw conflict(why);
+  tx.exec_params(
+      "UPDATE users SET login = $2, email = $3, phone = nullif($4, ''), first_name = $5, last_name = $6,"
+      " display_name = $7, roles = $8::text[], origin = $9, updated_at = now() WHERE id = $1",
+      u.id, u.login, u.email, u.phone, u.first_name, u.last_name, u.display_name.empty() ? u.login : u.display_name,
+      roles_literal(u.roles.empty() ? std::vector<std::string>{"customer"} : u.roles), origin_name(u.owner));
+}
+
+void advance_id_sequence(pqxx::transaction_base& tx) {
+  tx.exec("SELECT setval('users_id_seq', greatest((SELECT coalesce(max(id), 0) FROM users),"
+          " (SELECT last_value FROM users_id_seq)))");
+}
+
+void set_wordpress_pass(pqxx::transaction_base& tx, std::int64_t id, const std::string& wordpress_hash) {
+  tx.exec_params("UPDATE users SET wordpress_pass = $2 WHERE id = $1", id, wordpress_hash);
 }
 
 void set_password_hash(pqxx::transaction_base& tx, std::int64_t id, const std::string& hash) {

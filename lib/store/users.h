@@ -17,8 +17,12 @@
 
 namespace cartgate {
 
+// Who owns an account: cartgate (`cartgate user add`, a CSV import) or the WordPress
+// store, whose account it mirrors with WordPress's id (auth/account_sync.h).
+enum class origin { cartgate, wordpress };
+
 struct user {
-  std::int64_t id = 0;
+  std::int64_t id = 0;  // 0 when adding: the next id of cartgate's own range
   std::string login;
   std::string email;
   std::string phone;  // "" when none
@@ -27,6 +31,8 @@ struct user {
   std::string last_name;
   std::string display_name;
   std::vector<std::string> roles;  // slugs: "customer", "vip_customer", …
+  origin owner = origin::cartgate;
+  std::string wordpress_pass;  // origin wordpress: WordPress's user_pass as last seen
 };
 
 namespace users {
@@ -42,7 +48,18 @@ std::optional<user> find_by_id(pqxx::transaction_base& tx, std::int64_t id);
 // The CLI's USER argument: a numeric id, an email or a login.
 std::optional<user> find(pqxx::transaction_base& tx, std::string_view id_email_or_login);
 
-std::int64_t add(pqxx::transaction_base& tx, const user& u);  // throws conflict
+// Inserts u, with u.id when it is set (an imported or WordPress account keeps its id).
+// Throws conflict with the reason: the id is taken, or the login, email or phone is
+// already one of another account's identifiers — login, email and phone share one
+// namespace, since a login form accepts any of them, so one identifier never names two
+// accounts.
+std::int64_t add(pqxx::transaction_base& tx, const user& u);
+// Rewrites every field of the account u.id but its password hash (a WordPress change);
+// throws conflict as add does.
+void update(pqxx::transaction_base& tx, const user& u);
+// Moves cartgate's own id range past ids that were given explicitly (after an import).
+void advance_id_sequence(pqxx::transaction_base& tx);
+void set_wordpress_pass(pqxx::transaction_base& tx, std::int64_t id, const std::string& wordpress_hash);
 void set_password_hash(pqxx::transaction_base& tx, std::int64_t id, const std::string& hash);
 bool remove(pqxx::transaction_base& tx, std::int64_t id);
 std::vector<user> list(pqxx::transaction_base& tx, std::int64_t offset, std::int64_t limit);

@@ -60,6 +60,7 @@ worker::worker(config cfg)
       refresh_pipeline{pool_, keys_, *rules_, events_},
       unix_now,
   });
+  if (cfg_.wordpress_enabled()) sync_ = std::make_unique<account_sync>(pool_, wordpress::settings::from_config(cfg_));
   schedule_background();
 }
 
@@ -117,9 +118,15 @@ void worker::start() {
   }
   listener_.start();
   if (outbox_) outbox_->start();
+  if (sync_ && !sync_thread_.joinable()) {
+    sync_stop_ = false;
+    sync_thread_ = std::thread([this] { sync_->run_until(sync_stop_); });
+  }
 }
 
 void worker::stop() {
+  sync_stop_ = true;
+  if (sync_thread_.joinable()) sync_thread_.join();
   if (outbox_) outbox_->stop();
   listener_.stop();
 }

@@ -9,10 +9,13 @@
 //   w.stop();
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include "api/services.h"
+#include "auth/account_sync.h"
 #include "auth/session_cache.h"
 #include "auth/tokens.h"
 #include "auth/twofactor.h"
@@ -64,6 +67,10 @@ class worker {
   listener listener_;
   std::unique_ptr<outbox> outbox_;
   std::unique_ptr<api::services> api_;
+  // With a [wordpress] table: the account sync's thread (one drainer per database).
+  std::unique_ptr<account_sync> sync_;
+  std::atomic<bool> sync_stop_{false};
+  std::thread sync_thread_;
 };
 
 }  // namespace cartgate

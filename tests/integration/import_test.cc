@@ -45,6 +45,14 @@ std::string hash_of(std::int64_t id) {
   return t.exec_params("SELECT password_hash FROM users WHERE id = $1", id)[0][0].c_str();
 }
 
+// Ids no account has yet, far below cartgate's own range (10^12 up), like WordPress's.
+std::int64_t fresh_id_base() {
+  auto c = db();
+  pqxx::read_transaction t(c);
+  auto top = t.exec("SELECT coalesce(max(id), 0) FROM users WHERE id < 1000000000000")[0][0].as<std::int64_t>();
+  return std::max<std::int64_t>(top, 1000000) + 10;
+}
+
 class WordPressImport : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -61,13 +69,15 @@ class WordPressImport : public ::testing::Test {
     std::ofstream out(csv_);
     out << "ID,user_login,user_email,user_pass,display_name,first_name,last_name,roles\r\n";
     int i = 0;
+    // The import keeps these ids, so every run of the fixture takes a range of its own.
+    const std::int64_t id_base = fresh_id_base();
     for (auto& [hash, password] : rows) {
       test_user u;
       u.login = unique_name("wp");
       u.email = u.login + "@shop.example";
       u.password = password;
       ++i;
-      out << (100 + i) << "," << u.login << "," << u.email << ",\"" << hash << "\",\"Customer " << i
+      out << (id_base + i) << "," << u.login << "," << u.email << ",\"" << hash << "\",\"Customer " << i
           << "\",First,\"Last, Jr.\",customer\r\n";
       users_.push_back({u, hash});
     }

@@ -1,12 +1,7 @@
-// Helpers for tests that need the WordPress storefront as well as cartgate: WordPress's
-// database, a customer both know under one id, and a logged-in WordPress cookie with its
-// REST nonce.
-//
-// Until cartgate's accounts come from WordPress (the outbox drainer and an import that
-// keeps ids), ids agree only when a test makes them agree: make_linked_customer() creates
-// the cartgate user first and then a WordPress user with that id, in SQL. It is the one
-// place that does so, to be swapped for "create it in WordPress, let cartgate follow"
-// once that lands.
+// Helpers for tests that need a customer both WordPress and cartgate know, logged in to
+// WordPress with its cookie: the customer is made in WordPress (support/storefront.h) and
+// mirrored into cartgate by the account sync, with WordPress's id; the login cookie and
+// the REST nonce for it are WordPress's own.
 //
 //   auto u = make_linked_customer();                      // same id and login on both sides
 //   auto cookie = wordpress_login_cookie(u);              // "wordpress_logged_in_…=…"
@@ -17,56 +12,16 @@
 
 #include "auth_helpers.h"
 #include "support/stack.h"
+#include "support/storefront.h"
 
 namespace cartgate::test {
 
-inline std::string wp_table(const std::string& name) {
-  return env("CARTGATE_TEST_WORDPRESS_TABLE_PREFIX") + name;
-}
-
-// Runs SQL in WordPress's database; throws with the client's message on failure.
-inline std::string wp_sql(const std::string& sql) {
-  auto r = run({"/usr/bin/mariadb", "--defaults-file=" + state_dir() + "/mariadb/my.cnf", "-u",
-                "root", "-N", "-B", "wordpress"},
-               sql);
-  if (r.status != 0) throw std::runtime_error("mariadb: " + r.err + "\nSQL: " + sql);
-  return r.out;
-}
-
-// A WordPress customer with this id and login (the password is never used: logins go
-// through cartgate, cookies come from wordpress_login_cookie).
-inline void make_wordpress_user(std::int64_t id, const std::string& login) {
-  const std::string i = std::to_string(id);
-  wp_sql("INSERT INTO " + wp_table("users") +
-         " (ID, user_login, user_pass, user_nicename, user_email, user_registered, display_name)"
-         " VALUES (" +
-         i + ", '" + login + "', '*', '" + login + "', '" + login + "@example.com', NOW(), '" +
-         login +
-         "');"
-         "INSERT INTO " +
-         wp_table("usermeta") + " (user_id, meta_key, meta_value) VALUES (" + i + ", '" +
-         wp_table("capabilities") + "', 'a:1:{s:8:\"customer\";b:1;}');");
-}
-
-// A cartgate user whose id WordPress does not use yet (its administrator is user 1).
-inline test_user make_user_with_a_free_wordpress_id() {
-  for (;;) {
-    auto u = make_user();
-    auto taken =
-        wp_sql("SELECT COUNT(*) FROM " + wp_table("users") + " WHERE ID = " + std::to_string(u.id));
-    if (taken.rfind("0", 0) == 0) return u;
-  }
-}
-
-// WordPress's REST answers carry a Link header to its API root; cartgate's never do.
-inline bool from_wordpress(const http_result& r) {
-  return r.header("link").find("api.w.org") != std::string::npos;
-}
-
-// A customer of both: the cartgate account and the WordPress user share id and login.
+// A customer registered in WordPress and mirrored into cartgate with WordPress's id.
 inline test_user make_linked_customer() {
-  auto u = make_user_with_a_free_wordpress_id();
-  make_wordpress_user(u.id, u.login);
+  auto u = make_wordpress_customer();
+  if (!mirrored(u.id, u.login)) {
+    throw std::runtime_error("WordPress user " + std::to_string(u.id) + " never reached cartgate");
+  }
   return u;
 }
 

@@ -1,5 +1,6 @@
-// The routing table (lib/api/routes.h): paths with a {name} segment, and which socket may
-// reach which route. No handler runs here.
+// The routing table: its one alias (WordPress's rest_route query argument, as nginx hands
+// it to cartgate, nginx/cartgate.conf, read the way PHP and WordPress read it), paths with
+// a {name} segment, and which socket may reach which route. No handler runs here.
 #include "api/routes.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +9,68 @@
 
 namespace cartgate::api {
 namespace {
+
+http::request request(std::string method, std::string path, std::string query = "") {
+  http::request r;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  r.query = std::move(query);
+  return r;
+}
+
+TEST(Routes, EachPathAndMethodFindsItsRoute) {
+  EXPECT_EQ(find_route(request("POST", "/wp-json/cocart/v2/login"))->name, "login");
+  EXPECT_EQ(find_route(request("GET", "/wp-json/cartgate/v1/me"))->name, "me");
+  EXPECT_EQ(find_route(request("HEAD", "/wp-json/cartgate/v1/health"))->name, "health");
+  EXPECT_EQ(find_route(request("PATCH", "/_cartgate/auth"))->name, "auth");
+  EXPECT_EQ(find_route(request("GET", "/wp-json/cocart/v2/login")), nullptr) << "wrong method";
+  EXPECT_EQ(find_route(request("POST", "/wp-json/cocart/v2/login/")), nullptr) << "nginx normalises, not us";
+}
+
+TEST(Routes, TheRouteTableDecidesWhatTheLoopMayAnswer) {
+  for (const auto& rt : route_table()) {
+    bool hot = rt.name == "validate_token" || rt.name == "me" || rt.name == "auth" || rt.name == "auth_optional" ||
+               rt.name == "jwks";
+    EXPECT_EQ(rt.runs == runs_on::loop, hot) << rt.name;
+  }
+}
+
+TEST(RestRoute, SpellingsPhpAcceptsNameTheSameRoute) {
+  const char* spellings[] = {
+      "rest_route=/cocart/v2/login",
+      "rest_route=%2Fcocart%2Fv2%2Flogin",
+      "rest.route=/cocart/v2/login",
+      "rest+route=/cocart/v2/login",
+      "rest%20route=/cocart/v2/login",
+      "rest[route=/cocart/v2/login",
+      "+rest_route=/cocart/v2/login",
+      "rest_route=//cocart/v2/login/",
+      "rest_route=/CoCart/V2/Login",
+      "rest_route=/cocart/v2/login%0A",
+      "avatars=true&rest_route=/cocart/v2/login",
+      "rest_route=/wp/v2/users&rest_route=/cocart/v2/login",
+  };
+  for (const char* q : spellings) EXPECT_EQ(rest_route_path(q), "/wp-json/cocart/v2/login") << q;
+  EXPECT_EQ(rest_route_path(""), "");
+  EXPECT_EQ(rest_route_path("rest_route="), "");
+  EXPECT_EQ(rest_route_path("rest_route=///"), "");
+  EXPECT_EQ(rest_route_path("restroute=/cocart/v2/login"), "");
+  EXPECT_EQ(rest_route_path("xrest_route=/cocart/v2/login"), "");
+}
+
+TEST(RestRoute, TheAliasReachesCartgatesRouteWithTheSameMethod) {
+  EXPECT_EQ(find_route(request("POST", "/_cartgate/rest-route", "rest_route=/cocart/v2/login"))->name, "login");
+  EXPECT_EQ(find_route(request("POST", "/_cartgate/rest-route", "rest_route=/cocart/jwt/refresh-token"))->name,
+            "refresh_token");
+  EXPECT_EQ(find_route(request("GET", "/_cartgate/rest-route", "rest_route=/cocart/v2/login")), nullptr);
+  EXPECT_EQ(find_route(request("POST", "/_cartgate/rest-route", "rest_route=/cocart/v2/nothing")), nullptr);
+  EXPECT_EQ(find_route(request("GET", "/_cartgate/rest-route", "")), nullptr);
+}
+
+TEST(RestRoute, TheAliasNeverReachesTheAuthSubrequestOrMetrics) {
+  EXPECT_EQ(find_route(request("GET", "/_cartgate/rest-route", "rest_route=/../_cartgate/auth")), nullptr);
+  EXPECT_EQ(find_route(request("GET", "/_cartgate/rest-route", "rest_route=/metrics")), nullptr);
+}
 
 http::request req(const std::string& method, const std::string& path, bool internal = false) {
   http::request r;
@@ -67,6 +130,20 @@ TEST(Routes, AuthSubrequestIsReachableOnBothSockets) {
 TEST(Routes, EveryRouteNameIsUnique) {
   std::set<std::string_view> names;
   for (const auto& rt : route_table()) EXPECT_TRUE(names.insert(rt.name).second) << rt.name;
+}
+
+TEST(RestRoute, TheAliasReachesAnOwnSessionByItsPat) {
+  auto r = request("DELETE", "/_cartgate/rest-route", "rest_route=/cartgate/v1/sessions/pat_0123456789abcdef01234567");
+  ASSERT_NE(find_route(r), nullptr);
+  EXPECT_EQ(find_route(r)->name, "sessions_end");
+}
+
+TEST(RestRoute, TheAliasNeverReachesTheStorefrontsRoute) {
+  for (bool internal : {false, true}) {
+    auto r = request("POST", "/_cartgate/rest-route", "rest_route=/../_cartgate/storefront/token");
+    r.internal = internal;
+    EXPECT_EQ(find_route(r), nullptr);
+  }
 }
 
 }  // namespace
