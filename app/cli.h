@@ -28,6 +28,17 @@ struct context {
   pqxx::connection& db();
 };
 
+// Runs fn; an exception of type E becomes a cli_error with its message (the one line the
+// operator sees).
+template <typename E, typename Fn>
+auto as_cli_error(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const E& e) {
+    throw cli_error(e.what());
+  }
+}
+
 // Reads the first line of stdin (the newline is optional); used for passwords.
 std::string read_stdin_line();
 bool stdin_is_terminal();

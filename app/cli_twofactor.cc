@@ -25,11 +25,7 @@ twofactor::provider parse_provider_arg(const std::string& name) {
 }
 
 twofactor::keys load_keys(context& ctx) {
-  try {
-    return twofactor::keys::from_config(ctx.configuration());
-  } catch (const std::runtime_error& e) {
-    throw cli_error(e.what());
-  }
+  return as_cli_error<std::runtime_error>([&] { return twofactor::keys::from_config(ctx.configuration()); });
 }
 
 }  // namespace

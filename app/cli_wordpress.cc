@@ -14,11 +14,7 @@ namespace {
 wordpress::database open_wordpress(context& ctx) {
   const config& cfg = ctx.configuration();
   if (!cfg.wordpress_enabled()) throw cli_error("no [wordpress] database is configured (wordpress.database)");
-  try {
-    return wordpress::database(wordpress::settings::from_config(cfg));
-  } catch (const mariadb::error& e) {
-    throw cli_error(e.what());
-  }
+  return as_cli_error<mariadb::error>([&] { return wordpress::database(wordpress::settings::from_config(cfg)); });
 }
 
 }  // namespace

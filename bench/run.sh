@@ -54,7 +54,9 @@ fi
 
 # The bench user (kept between runs) and a fresh session for this run.
 BENCH_USER=cartgate_bench
-if ! "${CG[@]}" user list | cut -f2 | grep -qx "$BENCH_USER"; then
+# grep reads the whole listing (no -q): with -q it would exit at the first match, and
+# under pipefail the listing's SIGPIPE would read as "no such user" on a stack with many.
+if ! "${CG[@]}" user list | cut -f2 | grep -x "$BENCH_USER" >/dev/null; then
   openssl rand -hex 16 | "${CG[@]}" user add "$BENCH_USER" --email "$BENCH_USER@bench.invalid" >/dev/null
 fi
 TOKEN=$("${CG[@]}" jwt create --user="$BENCH_USER" | head -n 1)

@@ -132,7 +132,7 @@ config config::from_toml(const std::string& text) {
   take(t, "server", "log_level", c.log_level);
   take(t, "jwt", "issuer", c.issuer);
   take(t, "jwt", "algorithm", c.algorithm);
-  std::string secret_file, key_file, storefront_key_file, smtp_password_file;
+  std::string secret_file, key_file, storefront_key_file, smtp_password_file, wordpress_password_file;
   take(t, "jwt", "secret_file", secret_file);
   take(t, "jwt", "private_key_file", c.private_key_file);
   take(t, "jwt", "public_key_file", c.public_key_file);
@@ -156,6 +156,13 @@ config config::from_toml(const std::string& text) {
   take(t, "plugins", "load", c.plugins);
   take(t, "site", "name", c.site_name);
   take(t, "site", "admin_email", c.admin_email);
+  take(t, "wordpress", "database", c.wordpress_database);
+  take(t, "wordpress", "socket", c.wordpress_socket);
+  take(t, "wordpress", "host", c.wordpress_host);
+  take(t, "wordpress", "port", c.wordpress_port);
+  take(t, "wordpress", "user", c.wordpress_user);
+  take(t, "wordpress", "password_file", wordpress_password_file);
+  take(t, "wordpress", "table_prefix", c.wordpress_table_prefix);
   if (!secret_file.empty()) c.secret = read_secret_file(secret_file);
   if (!key_file.empty()) c.encryption_key_hex = read_secret_file(key_file);
   if (!storefront_key_file.empty()) {
@@ -165,14 +172,6 @@ config config::from_toml(const std::string& text) {
     }
   }
   if (!smtp_password_file.empty()) c.smtp_password = read_secret_file(smtp_password_file);
-  std::string wordpress_password_file;
-  take(t, "wordpress", "database", c.wordpress_database);
-  take(t, "wordpress", "socket", c.wordpress_socket);
-  take(t, "wordpress", "host", c.wordpress_host);
-  take(t, "wordpress", "port", c.wordpress_port);
-  take(t, "wordpress", "user", c.wordpress_user);
-  take(t, "wordpress", "password_file", wordpress_password_file);
-  take(t, "wordpress", "table_prefix", c.wordpress_table_prefix);
   if (!wordpress_password_file.empty()) c.wordpress_password = read_secret_file(wordpress_password_file);
   if (c.wordpress_port < 1 || c.wordpress_port > 65535) throw config_error("config: wordpress.port must be 1..65535");
   if (c.argon2_max_concurrent < 1) throw config_error("config: password.max_concurrent must be >= 1");
