@@ -97,7 +97,7 @@ bearer_result bearer_check::token(std::string_view raw, const request_facts& fac
     return fail(reason::token_device_mismatch);
   }
 
-  auto s = sessions.get(c->pat);
+  auto s = sessions.get(c->pat, now);
   if (!s.subject) return fail(reason::user_deleted);
   if (!s.live || s.expires_at <= now) return fail(reason::session_revoked);
   if (s.user_id != c->user_id) return fail(reason::session_revoked);

@@ -3,10 +3,16 @@
 // gives it, which reads PostgreSQL), then served from memory. Revocations reach every
 // worker through NOTIFY cartgate_revoke within milliseconds; after a lost listener
 // connection the whole cache is dropped, since a notification may have been missed.
-// "Last used" times are batched, never written on the request path.
+// Memory is trusted only while the `trusted` predicate says the revocations are
+// arriving (the listener's connection is up and answered its last heartbeat in time):
+// otherwise every check reads PostgreSQL and nothing is remembered — fail closed.
+// A session whose remembered expiry has passed is read again (a refresh moves the
+// expiry forward in the database only). "Last used" times are batched, never written
+// on the request path.
 //
 //   session_cache cache([&](const std::string& pat) { return read_from_db(pat); });
-//   auto s = cache.get(pat);             // !s.subject: no such session (deleted)
+//   cache.trust_while([&] { return listener.live(); });
+//   auto s = cache.get(pat, now);        // !s.subject: no such session (deleted)
 //   if (!s.live) …                       // revoked
 //   cache.on_notification("pat:pat_…");  // from the listener thread
 #pragma once
@@ -32,6 +38,7 @@ class session_cache {
     bool live = false;  // false: revoked, or gone from the database
     std::int64_t user_id = 0;
     std::int64_t expires_at = 0;
+    std::int64_t read_at = 0;  // `now` when it was read; read at or past expires_at: final
     std::shared_ptr<const user> subject;  // login, roles… for events and plugins; null: gone
   };
   // Reads one session from the store; nullopt when there is none. May throw (database
@@ -41,8 +48,13 @@ class session_cache {
   explicit session_cache(loader load, std::size_t max_entries = 1 << 20)
       : load_(std::move(load)), max_entries_(max_entries) {}
 
-  // Memory first; on a miss, the loader (the only database access of validation).
-  entry get(const std::string& pat);
+  // Memory first; on a miss, or when the remembered expiry is past `now`, the loader (the
+  // only database access of validation). While not trusted: the loader, every time.
+  entry get(const std::string& pat, std::int64_t now);
+
+  // Memory is used and filled only while `trusted()` is true (called on every get, from
+  // any thread; cheap). Unset: always trusted. Set it before the first get.
+  void trust_while(std::function<bool()> trusted) { trusted_ = std::move(trusted); }
 
   // A payload of sessions::revoke_payload_* — what the revoking transaction notified.
   void on_notification(std::string_view payload);
@@ -54,7 +66,11 @@ class session_cache {
   std::unordered_map<std::string, std::int64_t> take_last_used();
 
  private:
+  entry read(const std::string& pat, std::int64_t now) const;
+  bool trusted() const { return !trusted_ || trusted_(); }
+
   loader load_;
+  std::function<bool()> trusted_;
   std::size_t max_entries_;
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, entry> map_;

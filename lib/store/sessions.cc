@@ -30,6 +30,15 @@ std::string insert_refresh(pqxx::transaction_base& tx, const std::string& pat, s
   return token;
 }
 
+// Everything that retires or issues a session's refresh tokens (rotate, reissue_refresh)
+// first locks the session's row, always before any token row, so they run one after
+// the other per session. Under READ COMMITTED each later statement then sees what the
+// previous holder committed — in particular the token a rotation just inserted, which a
+// re-login must retire — and the lock order is the same everywhere, so no deadlock.
+void lock_session(pqxx::transaction_base& tx, const std::string& pat) {
+  tx.exec_params("SELECT 1 FROM sessions WHERE pat = $1 FOR UPDATE", pat);
+}
+
 }  // namespace
 
 std::string new_pat() { return "pat_" + random::hex(12); }
@@ -74,6 +83,7 @@ created create(pqxx::transaction_base& tx, std::int64_t user_id, const std::stri
 
 std::string reissue_refresh(pqxx::transaction_base& tx, const std::string& pat, std::int64_t user_id,
                             const policy& p, std::int64_t now) {
+  lock_session(tx, pat);
   tx.exec_params("UPDATE refresh_tokens SET retired_at = to_timestamp($2) WHERE pat = $1 AND retired_at IS NULL",
                  pat, now);
   tx.exec_params("UPDATE sessions SET expires_at = greatest(expires_at, to_timestamp($2)) WHERE pat = $1", pat,
@@ -93,6 +103,9 @@ std::optional<std::int64_t> refresh_token_owner(pqxx::transaction_base& tx, std:
 rotated rotate(pqxx::transaction_base& tx, std::string_view presented, const policy& p, std::int64_t now) {
   rotated r;
   if (!looks_like_refresh_token(presented)) return r;  // unknown
+  auto owner = tx.exec_params("SELECT pat FROM refresh_tokens WHERE token_hash = $1", token_hash(presented));
+  if (owner.empty()) return r;
+  lock_session(tx, owner[0][0].c_str());
   auto rows = tx.exec_params(
       "SELECT t.pat, t.user_id, t.retired_at IS NOT NULL, extract(epoch FROM t.expires_at)::bigint,"
       " s.revoked_at IS NOT NULL"

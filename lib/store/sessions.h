@@ -37,7 +37,8 @@ created create(pqxx::transaction_base& tx, std::int64_t user_id, const std::stri
                const std::string& device, const policy& p, std::int64_t now);
 
 // A fresh refresh token for an existing session; the session's previous ones are retired
-// (presenting one of them later counts as reuse).
+// (presenting one of them later counts as reuse). Locks the session's row, as rotate
+// does, so a concurrent rotation and re-login leave one live refresh token.
 std::string reissue_refresh(pqxx::transaction_base& tx, const std::string& pat, std::int64_t user_id,
                             const policy& p, std::int64_t now);
 
@@ -51,7 +52,8 @@ struct rotated {
 // The user a live (unretired, unexpired) refresh token belongs to, without locking it.
 std::optional<std::int64_t> refresh_token_owner(pqxx::transaction_base& tx, std::string_view presented);
 
-// Locks the presented token's row, so of two concurrent rotations exactly one succeeds.
+// Locks the session's row, then the presented token's, so of two concurrent rotations
+// exactly one succeeds, and a concurrent re-login (reissue_refresh) waits its turn.
 rotated rotate(pqxx::transaction_base& tx, std::string_view presented, const policy& p, std::int64_t now);
 
 // What a worker's session cache keeps of one session: its state and its user (without

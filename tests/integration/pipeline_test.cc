@@ -9,10 +9,12 @@
 #include <future>
 #include <thread>
 
+#include "auth/bearer.h"
 #include "auth/login.h"
 #include "auth/refresh.h"
 #include "crypto/jwt.h"
 #include "crypto/random.h"
+#include "store/sessions.h"
 #include "support/stack.h"
 
 namespace cartgate {
@@ -239,6 +241,91 @@ TEST_F(Pipelines, RefreshPastItsExpiryIsRefusedWithoutRevoking) {
   auto late = refresh().run(req, body, pol, now + 61);
   ASSERT_TRUE(late.denied);
   EXPECT_EQ(late.denied->why, reason::refresh_expired);
+}
+
+// A worker's session cache remembers a session's expiry when it first reads it. A
+// refresh (or a re-login) moves the expiry forward in the database only; the cache must
+// read the session again once the remembered expiry has passed instead of calling it
+// dead, or a customer who keeps refreshing is logged out at the first expiry.
+struct CachedSessions : Pipelines {
+  session_cache cache{[this](const std::string& pat) {
+    auto c = pool.acquire();
+    pqxx::read_transaction t(*c);
+    return sessions::lookup(t, pat);
+  }};
+  std::string device = "pipeline-test/1.0";
+
+  bearer_result check(const std::string& access, std::int64_t at) {
+    bearer_check b{keys, pol, token_memo::for_this_thread(&keys), cache};
+    return b.token(access, request_facts{ip, device}, at, false);
+  }
+};
+
+TEST_F(CachedSessions, RefreshedSessionOutlivesItsFirstExpiryInACacheThatHeldIt) {
+  pol = policy::from_values({{"jwt.refresh_ttl", "60"}});
+  auto u = test::make_user();
+  auto in = login().run({request(), params, u.login, u.password}, pol, now);
+  ASSERT_FALSE(in.denied);
+  ASSERT_TRUE(check(in.access, now).who);  // cached, expiring at now + 60
+  Json::Value body(Json::objectValue);
+  body["refresh_token"] = in.refresh;
+  auto next = refresh().run(request(), body, pol, now + 30);  // expires at now + 90
+  ASSERT_FALSE(next.denied) << reason_name(next.denied->why);
+  auto later = check(next.access, now + 61);
+  EXPECT_TRUE(later.who) << reason_name(later.why);
+  // The twin: without another refresh the session still ends at its new expiry.
+  EXPECT_EQ(check(next.access, now + 91).why, reason::session_revoked);
+}
+
+TEST_F(CachedSessions, ReloginExtendedSessionOutlivesItsFirstExpiryInACacheThatHeldIt) {
+  pol = policy::from_values({{"jwt.refresh_ttl", "60"}});
+  auto u = test::make_user();
+  auto in = login().run({request(), params, u.login, u.password}, pol, now);
+  ASSERT_FALSE(in.denied);
+  ASSERT_TRUE(check(in.access, now).who);
+  identity who;
+  who.user_id = u.id;
+  who.pat = in.pat;
+  who.token = in.access;
+  ASSERT_FALSE(login().relogin(who, pol, now + 30).denied);  // expires at now + 90
+  auto later = check(in.access, now + 61);
+  EXPECT_TRUE(later.who) << reason_name(later.why);
+  EXPECT_EQ(check(in.access, now + 91).why, reason::session_revoked);
+}
+
+// Contract §2.1: after a re-login the session's previous refresh token is retired. A
+// rotation and re-logins racing on one session must leave at most one refresh token
+// live: under READ COMMITTED, a re-login that retires "the session's tokens" without
+// holding the session's row would miss the token a concurrent rotation just inserted.
+TEST_F(Pipelines, RacingRotationsAndReloginsLeaveAtMostOneLiveRefreshToken) {
+  auto u = test::make_user();
+  for (int round = 0; round < 15; ++round) {
+    auto in = login().run({request(), params, u.login, u.password}, pol, now);
+    ASSERT_FALSE(in.denied);
+    constexpr int threads = 8;
+    std::atomic<int> ready{0};
+    std::vector<std::thread> racers;
+    for (int i = 0; i < threads; ++i) {
+      racers.emplace_back([&, i] {
+        ++ready;
+        while (ready.load() < threads) std::this_thread::yield();
+        try {
+          db::with_transaction(pool, [&](pqxx::work& w) {
+            if (i % 2 == 0) {
+              sessions::rotate(w, in.refresh, pol, now);
+            } else {
+              sessions::reissue_refresh(w, in.pat, u.id, pol, now);
+            }
+          });
+        } catch (const std::exception&) {
+          // A transaction that gave up (a deadlock retried too often) changed nothing.
+        }
+      });
+    }
+    for (auto& t : racers) t.join();
+    EXPECT_LE(count("SELECT count(*) FROM refresh_tokens WHERE pat = $1 AND retired_at IS NULL", in.pat), 1)
+        << "round " << round;
+  }
 }
 
 TEST_F(Pipelines, RefreshCountsEveryCallAgainstItsLimit) {
