@@ -46,6 +46,9 @@ const std::vector<config_key_doc>& config_keys() {
   static const std::vector<config_key_doc> keys = {
       {"database.url", "postgresql:///cartgate", "libpq connection URI (env CARTGATE_DATABASE_URL)."},
       {"database.connect_timeout", "2", "Seconds to wait for a database connection before answering 503."},
+      {"database.listen_url", "", "libpq connection URI of the background thread's LISTEN connection (revocations, options); empty = database.url. Keepalives, tcp_user_timeout and connect_timeout are added unless it sets them."},
+      {"database.listen_heartbeat_ms", "250", "How often the LISTEN connection is asked SELECT 1, to notice a silently dead link."},
+      {"database.listen_deadline_ms", "750", "With no heartbeat answered for this long (also its tcp_user_timeout), workers stop answering Bearer checks from their session cache and read PostgreSQL for each one until LISTEN is back; keep it under 1000 (revocation within 1 s)."},
       {"server.socket", "/run/cartgate/cartgate.sock", "FastCGI unix socket nginx connects to (env CARTGATE_SOCKET)."},
       {"server.auth_socket", "", "Internal HTTP unix socket: nginx's auth subrequest (kept-alive connections) and the storefront's cookie → token requests; empty = beside server.socket as NAME-auth.sock; off = none."},
       {"server.socket_mode", "0660", "Permissions of the socket files (octal)."},
@@ -123,6 +126,9 @@ config config::from_toml(const std::string& text) {
   // One line per key of config_keys(), in its order: the same shape on purpose.
   take(t, "database", "url", c.database_url);
   take(t, "database", "connect_timeout", c.connect_timeout);
+  take(t, "database", "listen_url", c.listen_url);
+  take(t, "database", "listen_heartbeat_ms", c.listen_heartbeat_ms);
+  take(t, "database", "listen_deadline_ms", c.listen_deadline_ms);
   take(t, "server", "socket", c.socket_path);
   take(t, "server", "auth_socket", c.auth_socket_setting);
   take(t, "server", "socket_mode", c.socket_mode);
@@ -174,6 +180,12 @@ config config::from_toml(const std::string& text) {
   if (!smtp_password_file.empty()) c.smtp_password = read_secret_file(smtp_password_file);
   if (!wordpress_password_file.empty()) c.wordpress_password = read_secret_file(wordpress_password_file);
   if (c.wordpress_port < 1 || c.wordpress_port > 65535) throw config_error("config: wordpress.port must be 1..65535");
+  if (c.listen_heartbeat_ms < 10 || c.listen_heartbeat_ms > 60000) {
+    throw config_error("config: database.listen_heartbeat_ms must be 10..60000");
+  }
+  if (c.listen_deadline_ms <= c.listen_heartbeat_ms || c.listen_deadline_ms > 600000) {
+    throw config_error("config: database.listen_deadline_ms must exceed database.listen_heartbeat_ms (at most 600000)");
+  }
   if (c.argon2_max_concurrent < 1) throw config_error("config: password.max_concurrent must be >= 1");
   if (c.threads < 1 || c.threads > 256) throw config_error("config: server.threads must be 1..256");
   if (c.io_threads < 1 || c.io_threads > 64) throw config_error("config: server.io_threads must be 1..64");

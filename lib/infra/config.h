@@ -31,6 +31,9 @@ struct config {
   // [database]
   std::string database_url = "postgresql:///cartgate";
   int connect_timeout = 2;  // seconds
+  std::string listen_url;         // the LISTEN connection's; "" = database_url
+  int listen_heartbeat_ms = 250;  // SELECT 1 on it this often
+  int listen_deadline_ms = 750;   // no answer for this long: session caches fail closed
   // [server]
   std::string socket_path = "/run/cartgate/cartgate.sock";
   std::string auth_socket_setting;  // "", "off" or a path: see auth_socket()

@@ -1,5 +1,6 @@
 #include "infra/listener.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "infra/log.h"
@@ -17,9 +18,69 @@ class receiver : public pqxx::notification_receiver {
   listener::channel_fn fn_;
 };
 
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool is_uri(const std::string& url) {
+  return url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+}
+
+// Whether the URL names libpq parameter `key` already (as "key=" after ?, & or a space).
+bool names_parameter(const std::string& url, const std::string& key) {
+  for (std::size_t at = url.find(key + "="); at != std::string::npos; at = url.find(key + "=", at + 1)) {
+    if (at == 0 || url[at - 1] == '?' || url[at - 1] == '&' || url[at - 1] == ' ') return true;
+  }
+  return false;
+}
+
 }  // namespace
 
-listener::listener(std::string database_url) : url_(std::move(database_url)) {}
+std::string listener::hardened_url(const std::string& database_url, const liveness& settings) {
+  const std::pair<std::string, std::string> wanted[] = {
+      {"keepalives", "1"},
+      {"keepalives_idle", "1"},
+      {"keepalives_interval", "1"},
+      {"keepalives_count", "3"},
+      {"tcp_user_timeout", std::to_string(settings.deadline.count())},
+      {"connect_timeout", std::to_string(std::max(settings.connect_timeout, 1))},
+  };
+  std::string url = database_url;
+  const bool uri = is_uri(url);
+  for (auto& [key, value] : wanted) {
+    if (names_parameter(url, key)) continue;
+    if (uri) {
+      url += url.find('?') == std::string::npos ? "?" : "&";
+    } else if (!url.empty()) {
+      url += ' ';
+    }
+    url += key + "=" + value;
+  }
+  return url;
+}
+
+listener::listener(std::string database_url, liveness settings)
+    : url_(hardened_url(database_url, settings)), settings_(settings) {}
+
+bool listener::live() const {
+  if (!connected_.load()) return false;
+  auto age = std::chrono::nanoseconds(steady_ns() - heard_at_ns_.load());
+  return age < settings_.deadline;
+}
+
+// One round trip on the LISTEN connection. Notifications committed before it was sent
+// come back before its answer and are handed out first; only then does the send time
+// count as "heard from".
+void listener::heartbeat(pqxx::connection& c) {
+  std::int64_t sent = steady_ns();
+  {
+    pqxx::nontransaction n(c);
+    n.exec("SELECT 1");
+  }
+  c.get_notifs();
+  heard_at_ns_ = sent;
+}
 
 listener::~listener() { stop(); }
 
@@ -69,12 +130,19 @@ void listener::run() {
       // so nothing committed after the resync can be missed.
       conn->get_notifs();
       for (auto& fn : reconnect_fns_) fn(*conn);
+      heartbeat(*conn);
       connected_ = true;
       backoff = std::chrono::milliseconds(100);
+      auto wait_us = std::min<long>(100000, std::chrono::microseconds(settings_.heartbeat).count());
+      auto next_beat = std::chrono::steady_clock::now() + settings_.heartbeat;
       while (!stop_) {
-        conn->await_notification(0, 100000);  // 100 ms
+        conn->await_notification(0, wait_us);
         conn->get_notifs();
         run_jobs(*conn, false);
+        if (std::chrono::steady_clock::now() >= next_beat) {
+          next_beat = std::chrono::steady_clock::now() + settings_.heartbeat;
+          heartbeat(*conn);
+        }
       }
       run_jobs(*conn, true);
     } catch (const std::exception& e) {

@@ -12,6 +12,14 @@ namespace {
 
 std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
+listener::liveness liveness_of(const config& cfg) {
+  listener::liveness l;
+  l.heartbeat = std::chrono::milliseconds(cfg.listen_heartbeat_ms);
+  l.deadline = std::chrono::milliseconds(cfg.listen_deadline_ms);
+  l.connect_timeout = cfg.connect_timeout;
+  return l;
+}
+
 }  // namespace
 
 worker::worker(config cfg)
@@ -31,7 +39,7 @@ worker::worker(config cfg)
         }
       }),
       password_slots_(static_cast<unsigned>(cfg_.argon2_max_concurrent)),
-      listener_(pool_.url()) {
+      listener_(cfg_.listen_url.empty() ? pool_.url() : cfg_.listen_url, liveness_of(cfg_)) {
   // Loads the geo database (once per process) and the plugins; a plugin that fails to
   // load throws here, so `serve` stops before forking with the plugin named.
   rules_ = std::make_unique<rules::chain>(cfg_, events_);
@@ -71,6 +79,10 @@ void worker::schedule_background() {
   // Notifications may have been missed while the connection was down: forget every
   // cached session (they are re-read on demand) before trusting the cache again.
   listener_.on_reconnect([this](pqxx::connection&) { sessions_.clear(); });
+  // Fail closed: while the LISTEN connection is down, half-open or late with its
+  // heartbeat, a revocation could go unheard, so the cache is bypassed (each check reads
+  // PostgreSQL) until the listener is back — which it is only after the clear above.
+  sessions_.trust_while([this] { return listener_.live(); });
   listener_.every(std::chrono::seconds(5), [this](pqxx::connection& c) {
     auto batch = sessions_.take_last_used();
     if (batch.empty()) return;
