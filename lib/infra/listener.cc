@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <memory>
 
+#include <sys/socket.h>
+
 #include "infra/log.h"
 
 namespace cartgate {
@@ -99,12 +101,35 @@ void listener::every(std::chrono::milliseconds period, job_fn fn) {
 void listener::start() {
   stop_ = false;
   thread_ = std::thread([this] { run(); });
+  watchdog_ = std::thread([this] { watch(); });
 }
 
 void listener::stop() {
   if (!thread_.joinable()) return;
   stop_ = true;
   thread_.join();
+  watchdog_.join();
+}
+
+void listener::set_socket(int fd) {
+  std::lock_guard lock(socket_mu_);
+  socket_fd_ = fd;
+}
+
+void listener::watch() {
+  while (!stop_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!connected_.load()) continue;
+    auto age = std::chrono::nanoseconds(steady_ns() - heard_at_ns_.load());
+    if (age < 2 * settings_.deadline) continue;
+    std::lock_guard lock(socket_mu_);
+    if (socket_fd_ < 0) continue;
+    // shutdown, not close: the fd stays the connection's, and the blocked read returns.
+    ::shutdown(socket_fd_, SHUT_RDWR);
+    socket_fd_ = -1;
+    log::warn("listener_heartbeat_timeout",
+              {{"ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(age).count())}});
+  }
 }
 
 void listener::run_jobs(pqxx::connection& c, bool force) {
@@ -123,6 +148,7 @@ void listener::run() {
     std::vector<std::unique_ptr<receiver>> receivers;
     try {
       conn = std::make_unique<pqxx::connection>(url_);
+      set_socket(conn->sock());
       for (auto& [name, fn] : channels_) {
         receivers.push_back(std::make_unique<receiver>(*conn, name, fn));
       }
@@ -145,8 +171,10 @@ void listener::run() {
         }
       }
       run_jobs(*conn, true);
+      set_socket(-1);
     } catch (const std::exception& e) {
       connected_ = false;
+      set_socket(-1);
       log::warn("listener_disconnected", {{"error", e.what()}});
       receivers.clear();
       conn.reset();

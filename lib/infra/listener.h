@@ -9,7 +9,9 @@
 // `heartbeat`; live() is true only while the last heartbeat that came back was sent
 // less than `deadline` ago. Whoever trusts notifications (the session cache) asks
 // live(), so it stops trusting them within `deadline` of the link dying, even while
-// this thread is still stuck waiting on it.
+// this thread is still stuck waiting on it. A heartbeat that has not come back after
+// twice the deadline (a link that ACKs but never answers: a stalled proxy) is cut short
+// by a watchdog thread that shuts the socket down, so the thread reconnects.
 //
 //   listener l(url, {std::chrono::milliseconds(250), std::chrono::milliseconds(750), 2});
 //   cache.trust_while([&] { return l.live(); });
@@ -73,6 +75,8 @@ class listener {
   void run();
   void run_jobs(pqxx::connection& c, bool force);
   void heartbeat(pqxx::connection& c);
+  void watch();  // the watchdog thread
+  void set_socket(int fd);
 
   std::string url_;
   liveness settings_;
@@ -83,6 +87,9 @@ class listener {
   std::atomic<bool> stop_{false};
   std::atomic<bool> connected_{false};
   std::thread thread_;
+  std::thread watchdog_;
+  std::mutex socket_mu_;
+  int socket_fd_ = -1;  // the LISTEN connection's, while it is open; guarded by socket_mu_
 };
 
 }  // namespace cartgate

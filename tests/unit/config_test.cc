@@ -44,6 +44,22 @@ TEST(Config, IoThreadsOutOfRangeAreRefused) {
   EXPECT_THROW(config::from_toml("[server]\nio_threads = 65\n"), config_error);
 }
 
+TEST(Config, ListenConnectionSettingsAreReadAndChecked) {
+  auto d = config::from_toml("");
+  EXPECT_EQ(d.listen_url, "");
+  EXPECT_EQ(d.listen_heartbeat_ms, 250);
+  EXPECT_EQ(d.listen_deadline_ms, 750);
+  auto c = config::from_toml(
+      "[database]\nlisten_url = \"postgresql://127.0.0.1:6432/x\"\nlisten_heartbeat_ms = 100\n"
+      "listen_deadline_ms = 400\n");
+  EXPECT_EQ(c.listen_url, "postgresql://127.0.0.1:6432/x");
+  EXPECT_EQ(c.listen_heartbeat_ms, 100);
+  EXPECT_EQ(c.listen_deadline_ms, 400);
+  EXPECT_THROW(config::from_toml("[database]\nlisten_heartbeat_ms = 5\n"), config_error);
+  EXPECT_THROW(config::from_toml("[database]\nlisten_heartbeat_ms = 500\nlisten_deadline_ms = 500\n"),
+               config_error);
+}
+
 TEST(Config, KnownKeysAreRead) {
   auto c = config::from_toml(R"(
 [database]
