@@ -126,7 +126,8 @@ login_outcome login_pipeline::run(const login_attempt& a, const policy& p, std::
 
     // 4. Second factor (contract §3). Only a wrong code is a failed login (it counts
     //    toward the rate limit); a challenge without a code is the normal first half.
-    if (auto f = twofactor::check_login(w, twofactor, p, *u, a.params, now)) {
+    bool second_factor = false;
+    if (auto f = twofactor::check_login(w, twofactor, p, *u, a.params, now, &second_factor)) {
       auto headers = limit_headers;
       if (twofactor::is_code_failure(*f)) {
         audit::record(w, "login_2fa_failed", u->id, "", ip);
@@ -138,6 +139,7 @@ login_outcome login_pipeline::run(const login_attempt& a, const policy& p, std::
 
     // 5. Tokens.
     login_outcome ok = open_session(w, keys, std::move(*u), a.req, p, now, Json::Value(Json::objectValue));
+    if (second_factor) sessions::record_second_factor(w, ok.pat, now);
     ok.limit_headers = limit_headers;
     return ok;
   });
@@ -177,7 +179,9 @@ login_outcome login_pipeline::vouched(const vouched_login& a, const policy& p, s
     Json::Value detail(Json::objectValue);
     detail["via"] = "storefront";
     if (enrolled) detail["second_factor"] = "wordpress";
-    return open_session(w, keys, std::move(*u), a.req, p, now, detail);
+    login_outcome ok = open_session(w, keys, std::move(*u), a.req, p, now, detail);
+    if (enrolled) sessions::record_second_factor(w, ok.pat, now);
+    return ok;
   });
   if (out.denied) {
     metrics::add("cartgate_logins_total{result=\"storefront_refused\"}");
