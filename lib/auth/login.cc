@@ -83,18 +83,14 @@ login_outcome login_pipeline::run(const login_attempt& a, const policy& p, std::
       metrics::add("cartgate_password_busy_total");
       return denied(failure(reason::busy), limit_headers);
     }
-    const std::string& stored = look.found ? look.found->password_hash : password::dummy_hash(argon2);
-    pw.ok = password::verify(a.password, stored);
-    if (look.found && password::scheme_of(stored) != password::scheme::argon2id) {
-      // An imported WordPress hash checks in far less time than argon2; the dummy work
-      // keeps such an account's wrong password as slow as an unknown user's, so timing
-      // does not reveal that it exists.
-      (void)password::verify(a.password, password::dummy_hash(argon2));
-    }
+    // Every path costs one hash of each scheme (argon2id, bcrypt, phpass), real or dummy,
+    // so timing reveals neither whether the account exists nor how it was imported.
+    const std::string* stored = look.found ? &look.found->password_hash : nullptr;
+    pw.ok = password::verify_for_login(a.password, stored, argon2);
     if (look.found && pw.ok) {
-      pw.verified_hash = stored;
+      pw.verified_hash = *stored;
       // Imported WordPress hashes (and weaker argon2 settings) become argon2id now.
-      if (password::needs_rehash(stored, argon2)) pw.upgraded_hash = password::hash(a.password, argon2);
+      if (password::needs_rehash(*stored, argon2)) pw.upgraded_hash = password::hash(a.password, argon2);
     }
   }
 
