@@ -7,7 +7,7 @@ WordPress 6.8 bcrypt ($wp$2y$) and a phpass ($P$) account) so they share the mac
 state. For each pair prints the two-sample Kolmogorov-Smirnov statistic D and its
 asymptotic p-value: a small D (large p) means timing does not tell the cases apart.
 
-  login_timing.py --port 18480 --samples 200 unknown=nosuchuser argon2=alice bcrypt=bob phpass=carol
+  login_timing.py --port 18580 --samples 200 unknown=nosuchuser argon2=alice bcrypt=bob phpass=carol
 """
 import argparse
 import http.client

@@ -13,11 +13,11 @@
 #   PG_PORT=… HTTP_PORT=… HTTPS_PORT=… UPSTREAM_PORT=… SMTP_PORT=… bash bench/login_timing.sh
 set -euo pipefail
 STACK=bench-timing
-PG_PORT=${PG_PORT:-15833}
-HTTP_PORT=${HTTP_PORT:-18480}
-HTTPS_PORT=${HTTPS_PORT:-18843}
-UPSTREAM_PORT=${UPSTREAM_PORT:-18481}
-SMTP_PORT=${SMTP_PORT:-12925}
+PG_PORT=${PG_PORT:-15933}
+HTTP_PORT=${HTTP_PORT:-18580}
+HTTPS_PORT=${HTTPS_PORT:-18943}
+UPSTREAM_PORT=${UPSTREAM_PORT:-18581}
+SMTP_PORT=${SMTP_PORT:-13025}
 SAMPLES=${SAMPLES:-200}
 WORKERS=${WORKERS:-2}
 STOREFRONT_SYNC=0
@@ -59,6 +59,6 @@ CSV
 cli user import --format wordpress "$S/timing-users.csv" >/dev/null
 sleep 1  # options reach the workers within milliseconds
 
-say "measuring $SAMPLES samples per case (commit $(git -C "$ROOT" rev-parse --short HEAD))"
+say "measuring $SAMPLES samples per case with $CARTGATE_BIN"
 /usr/bin/python3 "$ROOT/bench/login_timing.py" --port "$HTTP_PORT" --samples "$SAMPLES" \
   unknown=timing_nosuchuser argon2=timing_argon2 bcrypt=timing_bcrypt phpass=timing_phpass
