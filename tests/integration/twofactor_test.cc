@@ -489,6 +489,7 @@ TEST(TwoFactorRevalidation, NoFactorYetEnrolsWithTheTokenAlone) {
   auto b = new_account();
   http_options ob;
   ob.bearer = bearer_for(b);
+  EXPECT_EQ(delete_totp(ob).status, 200);  // nothing to remove, nothing to prove
   auto set = new_backup_set(ob);
   ASSERT_EQ(set.status, 200) << set.body;
   EXPECT_EQ(set.json()["codes"].size(), 10u);
@@ -561,10 +562,13 @@ TEST(TwoFactorRevalidation, CurrentCodeAllowsEachChangeAndIsSpent) {
   ASSERT_EQ(replaced.status, 200) << replaced.body;
   EXPECT_TRUE(is_error(login_with(a, spent, "backup"), 401, "cocart_2fa_invalid_code"));
 
-  // DELETE totp with a code of the new key.
-  auto removed = delete_totp(o, oath(key, now + 30));
+  // DELETE totp with another backup code, spent too (backup stays on: 8 codes are left).
+  std::string second = set.json()["codes"][1].asString();
+  auto removed = delete_totp(o, second);
   ASSERT_EQ(removed.status, 200) << removed.body;
   EXPECT_FALSE(has(login(a).json()["data"]["available_providers"], "totp"));
+  EXPECT_TRUE(is_error(login_with(a, second, "backup"), 401, "cocart_2fa_invalid_code"));
+  EXPECT_EQ(login_with(a, set.json()["codes"][2].asString(), "backup").status, 200);
 }
 
 TEST(TwoFactorRevalidation, WrongCurrentCodeIsRefusedAndCountsTowardTheLoginLimit) {
