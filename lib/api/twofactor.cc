@@ -3,6 +3,9 @@
 //   POST   /wp-json/two-factor/1.0/totp {key?, code}      → {success: true} once code proves key
 //   DELETE /wp-json/two-factor/1.0/totp                   → {success: true}
 //   POST   /wp-json/two-factor/1.0/generate-backup-codes  → {codes: […10], remaining: 10}
+// On an account that already has a second factor, POST/DELETE totp and
+// generate-backup-codes need a fresh proof of one (twofactor::revalidate): a login with a
+// second factor less than 10 minutes ago, or `current_code` in the body.
 #include <stdexcept>
 
 #include "api/handlers.h"
@@ -30,6 +33,34 @@ const twofactor::keys& keys_for(const services& s) {
 
 bearer_result authenticate(services& s, const http::request& r) {
   return s.bearer(s.policy.current()).request(r, s.now());
+}
+
+// The change this request asks for, as twofactor::revalidate reads it. A body that is
+// not JSON or form (DELETE usually has none) simply carries no current_code.
+twofactor::change_request change_of(const identity& who, const http::request& r,
+                                    const Json::Value* params) {
+  twofactor::change_request c;
+  c.user_id = who.user_id;
+  c.pat = who.pat;
+  c.client_ip = r.client_ip;
+  if (params != nullptr && params->isObject()) c.current_code = http::param_text(*params, "current_code");
+  return c;
+}
+
+std::optional<Json::Value> body_params(const http::request& r) {
+  auto params = http::parse_params(r);
+  if (!params || !params->isObject()) return std::nullopt;
+  return *params;
+}
+
+// Loads the account's state (locked) and asks for the proof a change needs.
+std::optional<failure> require_proof(services& s, pqxx::work& w, const twofactor::change_request& c) {
+  auto before = twofactor::load_state(w, c.user_id, true);
+  return twofactor::revalidate(w, s.twofactor, s.policy.current(), before, c, s.now());
+}
+
+void log_refusal(const char* what, std::int64_t user_id, const failure& f) {
+  log::info(what, {{"user_id", std::to_string(user_id)}, {"reason", std::string(reason_name(f.why))}});
 }
 
 http::response success() {
@@ -72,7 +103,9 @@ http::response totp_enable(services& s, http::request& r) {
   // The key is the one GET handed out, sent back (as the plugin's client does), or left
   // out to mean that pending key. Any well-formed key of at least 80 bits is accepted,
   // as the Two Factor plugin does; the code proves the authenticator holds it.
+  auto change = change_of(*who.who, r, &*params);
   auto outcome = db::with_transaction(s.db, [&](pqxx::work& w) -> std::optional<failure> {
+    if (auto refused = require_proof(s, w, change)) return refused;
     std::optional<std::string> raw;
     if (key_text.empty()) {
       raw = twofactor::pending_totp(w, k, user_id);
@@ -100,9 +133,17 @@ http::response totp_disable(services& s, http::request& r) {
   auto who = authenticate(s, r);
   if (!who.who) return s.refuse(failure{who.why});
   std::int64_t user_id = who.who->user_id;
-  db::with_transaction(s.db, [&](pqxx::work& w) {
+  auto params = body_params(r);
+  auto change = change_of(*who.who, r, params ? &*params : nullptr);
+  auto refused = db::with_transaction(s.db, [&](pqxx::work& w) -> std::optional<failure> {
+    if (auto f = require_proof(s, w, change)) return f;
     twofactor::disable(w, user_id, twofactor::provider::totp);
+    return std::nullopt;
   });
+  if (refused) {
+    log_refusal("twofactor_totp_disable_refused", user_id, *refused);
+    return s.refuse(*refused);
+  }
   log::info("twofactor_totp_disabled", {{"user_id", std::to_string(user_id)}, {"by", "rest"}});
   return success();
 }
@@ -112,9 +153,18 @@ http::response generate_backup_codes(services& s, http::request& r) {
   if (!who.who) return s.refuse(failure{who.why});
   const auto& k = keys_for(s);
   std::int64_t user_id = who.who->user_id;
+  auto params = body_params(r);
+  auto change = change_of(*who.who, r, params ? &*params : nullptr);
+  std::optional<failure> refused;
   auto set = db::with_transaction(s.db, [&](pqxx::work& w) {
+    refused = require_proof(s, w, change);
+    if (refused) return std::vector<std::string>{};
     return twofactor::new_backup_codes(w, k, user_id);
   });
+  if (refused) {
+    log_refusal("twofactor_backup_codes_refused", user_id, *refused);
+    return s.refuse(*refused);
+  }
   log::info("twofactor_backup_codes_generated", {{"user_id", std::to_string(user_id)}, {"by", "rest"}});
   Json::Value body(Json::objectValue);
   Json::Value list(Json::arrayValue);

@@ -83,18 +83,14 @@ login_outcome login_pipeline::run(const login_attempt& a, const policy& p, std::
       metrics::add("cartgate_password_busy_total");
       return denied(failure(reason::busy), limit_headers);
     }
-    const std::string& stored = look.found ? look.found->password_hash : password::dummy_hash(argon2);
-    pw.ok = password::verify(a.password, stored);
-    if (look.found && password::scheme_of(stored) != password::scheme::argon2id) {
-      // An imported WordPress hash checks in far less time than argon2; the dummy work
-      // keeps such an account's wrong password as slow as an unknown user's, so timing
-      // does not reveal that it exists.
-      (void)password::verify(a.password, password::dummy_hash(argon2));
-    }
+    // Every path costs one hash of each scheme (argon2id, bcrypt, phpass), real or dummy,
+    // so timing reveals neither whether the account exists nor how it was imported.
+    const std::string* stored = look.found ? &look.found->password_hash : nullptr;
+    pw.ok = password::verify_for_login(a.password, stored, argon2);
     if (look.found && pw.ok) {
-      pw.verified_hash = stored;
+      pw.verified_hash = *stored;
       // Imported WordPress hashes (and weaker argon2 settings) become argon2id now.
-      if (password::needs_rehash(stored, argon2)) pw.upgraded_hash = password::hash(a.password, argon2);
+      if (password::needs_rehash(*stored, argon2)) pw.upgraded_hash = password::hash(a.password, argon2);
     }
   }
 
@@ -126,7 +122,8 @@ login_outcome login_pipeline::run(const login_attempt& a, const policy& p, std::
 
     // 4. Second factor (contract §3). Only a wrong code is a failed login (it counts
     //    toward the rate limit); a challenge without a code is the normal first half.
-    if (auto f = twofactor::check_login(w, twofactor, p, *u, a.params, now)) {
+    bool second_factor = false;
+    if (auto f = twofactor::check_login(w, twofactor, p, *u, a.params, now, &second_factor)) {
       auto headers = limit_headers;
       if (twofactor::is_code_failure(*f)) {
         audit::record(w, "login_2fa_failed", u->id, "", ip);
@@ -138,6 +135,7 @@ login_outcome login_pipeline::run(const login_attempt& a, const policy& p, std::
 
     // 5. Tokens.
     login_outcome ok = open_session(w, keys, std::move(*u), a.req, p, now, Json::Value(Json::objectValue));
+    if (second_factor) sessions::record_second_factor(w, ok.pat, now);
     ok.limit_headers = limit_headers;
     return ok;
   });
@@ -177,7 +175,9 @@ login_outcome login_pipeline::vouched(const vouched_login& a, const policy& p, s
     Json::Value detail(Json::objectValue);
     detail["via"] = "storefront";
     if (enrolled) detail["second_factor"] = "wordpress";
-    return open_session(w, keys, std::move(*u), a.req, p, now, detail);
+    login_outcome ok = open_session(w, keys, std::move(*u), a.req, p, now, detail);
+    if (enrolled) sessions::record_second_factor(w, ok.pat, now);
+    return ok;
   });
   if (out.denied) {
     metrics::add("cartgate_logins_total{result=\"storefront_refused\"}");

@@ -4,8 +4,9 @@
 //   1. rate limit     per IP and per account (rules/rate_limit.h), before any password
 //                     work; while limited even correct credentials get the 429
 //   2. password       in a bounded argon2 slot (503 past it), outside any transaction and
-//                     at most once per request; an unknown user is checked against a dummy
-//                     hash, an imported WordPress hash also runs the dummy, so all cost alike
+//                     at most once per request; every path runs one hash of each scheme
+//                     (password::verify_for_login: dummies for an unknown user and for
+//                     the schemes an account does not use), so all cost alike
 //   3. rules          the permission chain (geo, schedule, device, client, plugins)
 //   4. second factor  auth/twofactor.h: a challenge, or a code that must be right
 //   5. tokens         a new session (evicting past jwt.max_sessions), its refresh token and

@@ -13,6 +13,7 @@
 #include "infra/outbox.h"
 #include "policy/options.h"
 #include "rules/rate_limit.h"
+#include "store/sessions.h"
 #include "store/users.h"
 
 namespace cartgate::twofactor {
@@ -245,7 +246,9 @@ state load_state(pqxx::transaction_base& tx, std::int64_t user_id, bool lock) {
 }
 
 std::optional<failure> check_login(pqxx::transaction_base& tx, const settings& with, const policy& pol,
-                                   const user& u, const Json::Value& params, std::int64_t now) {
+                                   const user& u, const Json::Value& params, std::int64_t now,
+                                   bool* passed_code) {
+  if (passed_code != nullptr) *passed_code = false;
   const std::int64_t email_ttl = pol.email_ttl;
   state s = load_state(tx, u.id, true);
   if (!s.any()) return std::nullopt;
@@ -312,7 +315,63 @@ std::optional<failure> check_login(pqxx::transaction_base& tx, const settings& w
       u.id, name, now);
   metrics::add("cartgate_twofactor_success_total{provider=\"" + name + "\"}");
   log::info("twofactor_passed", {{"user_id", uid(u.id)}, {"provider", name}});
+  if (passed_code != nullptr) *passed_code = true;
   return std::nullopt;
+}
+
+// ---- Revalidation ------------------------------------------------------------------------
+
+namespace {
+
+// A current code proves a factor when it is right for any enabled provider; the lengths
+// tell TOTP (6 digits) from email and backup codes (8), so at most one kind is spent.
+std::optional<provider> spend_current_code(pqxx::transaction_base& tx, const keys& k, const state& s,
+                                           std::int64_t user_id, std::string_view code, std::int64_t now) {
+  for (provider p : available(s)) {
+    bool ok = false;
+    switch (p) {
+      case provider::totp: ok = check_totp(tx, k, user_id, code, now); break;
+      case provider::email: ok = check_code(tx, email_codes, k, user_id, code, now); break;
+      case provider::backup: ok = check_code(tx, backup_codes, k, user_id, code, now); break;
+    }
+    if (ok) return p;
+  }
+  return std::nullopt;
+}
+
+bool fresh_second_factor_login(pqxx::transaction_base& tx, const std::string& pat, std::int64_t now) {
+  auto at = sessions::second_factor_at(tx, pat);
+  return at && now - *at < kRevalidationWindowSeconds && *at <= now;
+}
+
+}  // namespace
+
+std::optional<failure> revalidate(pqxx::transaction_base& tx, const settings& with, const policy& pol,
+                                  const state& before, const change_request& r, std::int64_t now) {
+  if (!before.any()) return std::nullopt;
+  if (fresh_second_factor_login(tx, r.pat, now)) return std::nullopt;
+  std::string code = normalize_code(r.current_code);
+  if (code.empty()) {
+    log::info("twofactor_revalidation_refused", {{"user_id", uid(r.user_id)}, {"reason", "no_proof"}});
+    return failure{reason::twofactor_revalidation_required};
+  }
+  if (with.sealing == nullptr) {
+    throw std::runtime_error("two-factor needs secrets.encryption_key_file (or CARTGATE_ENCRYPTION_KEY)");
+  }
+  // A current code is a guess like a login code: the same limit bounds both.
+  const std::string account = uid(r.user_id);
+  auto limit = rate_limit::peek_login(tx, pol, r.client_ip, account, now);
+  if (limit.limited) return rate_limit::denial(limit, reason::login_rate_limited);
+  if (auto p = spend_current_code(tx, *with.sealing, before, r.user_id, code, now)) {
+    log::info("twofactor_revalidated", {{"user_id", account}, {"provider", std::string(provider_name(*p))}});
+    return std::nullopt;
+  }
+  auto counted = rate_limit::count_login_failure(tx, pol, r.client_ip, account, now);
+  metrics::add("cartgate_twofactor_revalidation_failures_total");
+  log::info("twofactor_revalidation_refused", {{"user_id", account}, {"reason", "bad_code"}});
+  failure f{reason::twofactor_revalidation_required};
+  for (auto& h : rate_limit::headers(counted)) f.headers.push_back(h);
+  return f;
 }
 
 // ---- Enrolment ---------------------------------------------------------------------------

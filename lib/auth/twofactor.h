@@ -92,8 +92,35 @@ struct settings {
 // policy gives twofactor.email_ttl and twofactor.email_max (emailed codes per user per
 // email_ttl window: past it a challenge mails nothing and says email_sent false).
 // A user with a second factor on a worker without keys is a configuration bug: throws.
+// passed_code, when given, is set to whether a second factor was proven by a good code
+// (login then records it on the session: see revalidate()).
 std::optional<failure> check_login(pqxx::transaction_base& tx, const settings& s, const policy& pol,
-                                   const user& u, const Json::Value& params, std::int64_t now);
+                                   const user& u, const Json::Value& params, std::int64_t now,
+                                   bool* passed_code = nullptr);
+
+// ---- Revalidation (contract §3) ----------------------------------------------------------
+
+// How long a login with a second factor lets its session change factors without a code.
+inline constexpr std::int64_t kRevalidationWindowSeconds = 600;
+
+// A request to change or remove a factor (POST/DELETE totp, generate-backup-codes).
+struct change_request {
+  std::int64_t user_id = 0;
+  std::string pat;           // the Bearer token's session
+  std::string current_code;  // `current_code` of the body, may be empty
+  std::string client_ip;     // for the login rate limit
+};
+
+// nullopt when the change may go ahead: the account has no factor yet (it enrols with its
+// token alone), or its session logged in with a second factor less than
+// kRevalidationWindowSeconds ago, or current_code is right for one of its enabled
+// providers (and is spent, like a login code). Otherwise 403 twofactor_revalidation_required;
+// a wrong current_code counts toward the login rate limit like a wrong login code, and
+// while that limit is reached no code is tried (429 login_rate_limited). Call it in the
+// transaction that makes the change; the caller commits even on failure. `before` is the
+// account's state (load_state with lock).
+std::optional<failure> revalidate(pqxx::transaction_base& tx, const settings& with, const policy& pol,
+                                  const state& before, const change_request& r, std::int64_t now);
 
 // ---- Enrolment (CLI and REST) ----------------------------------------------------------
 

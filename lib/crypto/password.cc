@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include <array>
+#include <atomic>
 #include <charconv>
 #include <cstring>
 #include <map>
@@ -33,6 +34,11 @@ constexpr std::string_view wp_prefix = "$wp";
 // phpass and bcrypt both use this alphabet, in different orders.
 constexpr std::string_view phpass_itoa64 =
     "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+// What verification has computed so far (work_done()): the real work, counted where it runs.
+std::atomic<std::uint64_t> argon2id_runs{0};
+std::atomic<std::uint64_t> bcrypt_runs{0};
+std::atomic<std::uint64_t> phpass_rounds_run{0};
 
 bool starts_with(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
@@ -128,6 +134,7 @@ bool verify_argon2id(std::string_view password, std::string_view stored) {
   // libargon2 wants a NUL-terminated string; an embedded NUL would have failed the parse above.
   const std::string encoded(stored);
   // argon2id_verify recomputes the tag and compares it in constant time (argon2_compare).
+  argon2id_runs.fetch_add(1, std::memory_order_relaxed);
   return argon2id_verify(encoded.c_str(), password.data(), password.size()) == ARGON2_OK;
 }
 
@@ -182,10 +189,12 @@ bool verify_phpass(std::string_view password, std::string_view stored) {
            EVP_DigestFinal_ex(ctx.get(), digest.data(), &len) == 1 && len == digest.size();
   };
   if (!md5_of(salt.data(), salt.size())) return false;
-  for (std::size_t round = 0, rounds = std::size_t{1} << log2_rounds; round < rounds; ++round) {
+  const std::size_t rounds = std::size_t{1} << log2_rounds;
+  for (std::size_t round = 0; round < rounds; ++round) {
     const auto previous = digest;
     if (!md5_of(previous.data(), previous.size())) return false;
   }
+  phpass_rounds_run.fetch_add(rounds, std::memory_order_relaxed);
 
   std::string computed(stored.substr(0, 12));
   computed += phpass_encode64(digest.data(), digest.size());
@@ -218,17 +227,19 @@ bool verify_bcrypt(std::string_view password, std::string_view stored) {
   const unsigned cost = static_cast<unsigned>((stored[4] - '0') * 10 + (stored[5] - '0'));
   if (cost < 4 || cost > max_bcrypt_cost) return false;
   // crypt_r reads a C string: "abc\0def" would be checked as "abc". PHP refuses such passwords
-  // for bcrypt, so no stored hash can legitimately need one.
-  if (password.find('\0') != std::string_view::npos) return false;
+  // for bcrypt, so no stored hash can legitimately need one. The hash still runs (over the
+  // bytes before the NUL), so such a password costs what any other does.
+  const bool has_nul = password.find('\0') != std::string_view::npos;
 
   // bcrypt reads at most 72 bytes of key, and libxcrypt refuses passphrases over 512 bytes
   // (CRYPT_MAX_PASSPHRASE_SIZE), so pass only the bytes bcrypt uses. Same result as PHP.
   const std::string key(password.substr(0, 72));
   const std::string setting(stored);
   auto data = std::make_unique<crypt_data>();  // ~32 KiB: keep it off the stack; zeroed
+  bcrypt_runs.fetch_add(1, std::memory_order_relaxed);
   const char* result = crypt_r(key.c_str(), setting.c_str(), data.get());
   // "*0"/"*1" (or NULL) are libxcrypt's failure tokens; they never equal a well-shaped hash.
-  const bool ok = result != nullptr && secret_equal(std::string_view(result), stored);
+  const bool ok = !has_nul && result != nullptr && secret_equal(std::string_view(result), stored);
   OPENSSL_cleanse(data.get(), sizeof(crypt_data));
   return ok;
 }
@@ -365,6 +376,67 @@ const std::string& dummy_hash(const argon2_params& params) {
       hash(std::string_view(reinterpret_cast<const char*>(secret.data()), secret.size()), params);
   OPENSSL_cleanse(secret.data(), secret.size());
   return cache.emplace(key, std::move(h)).first->second;
+}
+
+namespace {
+
+// WordPress's phpass setting, `$P$B`: 2^13 MD5 rounds.
+constexpr unsigned wordpress_phpass_log2_rounds = 13;
+
+// A well-shaped phpass hash with a random salt and digest: verifying against it runs the
+// full 2^13 rounds over the password, so its cost follows the password's length exactly
+// as a real one's does.
+std::string make_dummy_phpass() {
+  const std::string noise = random::bytes(8 + 22);
+  std::string h = "$P$";
+  h += phpass_itoa64[wordpress_phpass_log2_rounds];
+  for (unsigned char c : noise) h += phpass_itoa64[c & 0x3f];
+  return h;
+}
+
+// A WordPress 6.8 hash (HMAC prehash, then bcrypt at cost 10) of a random secret.
+std::string make_dummy_wp_bcrypt() {
+  const std::string secret = random::bytes(32);
+  std::string printable;
+  for (unsigned char c : secret) printable += phpass_itoa64[c & 0x3f];
+  return std::string(wp_prefix) + hash_bcrypt(printable);
+}
+
+const std::string& dummy_phpass() {
+  static const std::string h = make_dummy_phpass();
+  return h;
+}
+
+const std::string& dummy_wp_bcrypt() {
+  static const std::string h = make_dummy_wp_bcrypt();
+  return h;
+}
+
+// One slot of login's work: the stored hash when it is of this slot's kind, else the dummy.
+// A dummy's answer is thrown away.
+bool run_slot(std::string_view password, bool real, std::string_view stored, const std::string& dummy) {
+  if (real) return verify(password, stored);
+  (void)verify(password, dummy);
+  return false;
+}
+
+}  // namespace
+
+bool verify_for_login(std::string_view password, const std::string* stored,
+                      const argon2_params& params) {
+  // Refused before any work whoever the account is, so this reveals nothing about it.
+  if (password.size() > max_password_bytes) return false;
+  const scheme s = stored != nullptr ? scheme_of(*stored) : scheme::unknown;
+  const std::string_view real = stored != nullptr ? std::string_view(*stored) : std::string_view();
+  bool ok = run_slot(password, s == scheme::argon2id, real, dummy_hash(params));
+  ok |= run_slot(password, s == scheme::bcrypt || s == scheme::wp_bcrypt, real, dummy_wp_bcrypt());
+  ok |= run_slot(password, s == scheme::phpass, real, dummy_phpass());
+  return ok;
+}
+
+work_counters work_done() {
+  return work_counters{argon2id_runs.load(std::memory_order_relaxed), bcrypt_runs.load(std::memory_order_relaxed),
+                       phpass_rounds_run.load(std::memory_order_relaxed)};
 }
 
 // ---- limiter --------------------------------------------------------------------------------

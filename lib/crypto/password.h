@@ -6,7 +6,7 @@
 //   pw::argon2_params params;                       // from options
 //   auto permit = limiter.acquire(std::chrono::milliseconds(500));
 //   if (!permit) return busy;                       // 503: too many logins hashing at once
-//   bool ok = user ? pw::verify(given, user->hash) : pw::verify(given, pw::dummy_hash(params));
+//   bool ok = pw::verify_for_login(given, user ? &user->hash : nullptr, params);
 //   if (ok && pw::needs_rehash(user->hash, params)) store(pw::hash(given, params));
 #pragma once
 
@@ -79,6 +79,25 @@ bool needs_rehash(std::string_view stored, const argon2_params& params);
 // kept for the life of the process. Login verifies unknown users against it so that "no such
 // user" and "wrong password" take the same time. No password verifies against it.
 const std::string& dummy_hash(const argon2_params& params);
+
+// Login's check (contract §2.1: an unknown user and a wrong password answer alike, in the
+// same time). Whatever `stored` is, every call does the same work: one argon2id (at
+// `params`, or the stored hash's own), one bcrypt at WordPress's cost 10 behind 6.8's HMAC
+// prehash, and phpass's 2^13 MD5 rounds over the password (so length-matched) — the stored
+// hash for its own scheme, fixed dummies for the others. stored == nullptr (no such user)
+// or an unusable string runs only dummies and gives false. True only if `password`
+// matches `stored`. The dummies are made once per process (thread-safe).
+bool verify_for_login(std::string_view password, const std::string* stored, const argon2_params& params);
+
+// What verification has computed in this process so far: argon2id hashes, bcrypt hashes
+// and phpass MD5 rounds, counted where the work runs. Tests read them to see that every
+// login path does each scheme's work.
+struct work_counters {
+  std::uint64_t argon2id = 0;
+  std::uint64_t bcrypt = 0;
+  std::uint64_t phpass_rounds = 0;
+};
+work_counters work_done();
 
 // Bounds how many argon2 computations run at once in this process, so a login flood cannot
 // exhaust memory (each argon2id call holds memory_kib for its whole duration). A permit must not

@@ -74,6 +74,8 @@ namespace cartgate {
   /* Two-factor enrolment (the Two Factor plugin's routes): a bad request, not a login failure. */   \
   X(totp_key_invalid, 400, "rest_invalid_param", "Invalid TOTP key.", false)                          \
   X(totp_enrol_code_invalid, 400, "cocart_2fa_invalid_code", "Invalid 2FA code provided.", false)     \
+  X(twofactor_revalidation_required, 403, "cocart_2fa_revalidation_required",                         \
+    "Changing two-factor settings requires a recent two-factor login or a current 2FA code.", false)  \
   /* Permission rules (contract §4). */                                                              \
   X(rate_limited, 429, "cocart_rate_limited", "Too many requests. Please try again later.", false)   \
   X(login_rate_limited, 429, "cocart_rate_limited", "Too many login attempts. Please try again later.", false) \

@@ -81,6 +81,17 @@ created create(pqxx::transaction_base& tx, std::int64_t user_id, const std::stri
   return c;
 }
 
+void record_second_factor(pqxx::transaction_base& tx, const std::string& pat, std::int64_t now) {
+  tx.exec_params("UPDATE sessions SET second_factor_at = to_timestamp($2) WHERE pat = $1", pat, now);
+}
+
+std::optional<std::int64_t> second_factor_at(pqxx::transaction_base& tx, const std::string& pat) {
+  auto r = tx.exec_params(
+      "SELECT floor(extract(epoch FROM second_factor_at))::bigint FROM sessions WHERE pat = $1", pat);
+  if (r.empty() || r[0][0].is_null()) return std::nullopt;
+  return r[0][0].as<std::int64_t>();
+}
+
 std::string reissue_refresh(pqxx::transaction_base& tx, const std::string& pat, std::int64_t user_id,
                             const policy& p, std::int64_t now) {
   lock_session(tx, pat);

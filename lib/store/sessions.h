@@ -42,6 +42,12 @@ created create(pqxx::transaction_base& tx, std::int64_t user_id, const std::stri
 std::string reissue_refresh(pqxx::transaction_base& tx, const std::string& pat, std::int64_t user_id,
                             const policy& p, std::int64_t now);
 
+// When the session was logged in with a second factor (sql/004): login writes it after a
+// good code; the Two Factor routes read it to decide whether a change of factor needs a
+// current code (contract §3). nullopt: never, or no such session.
+void record_second_factor(pqxx::transaction_base& tx, const std::string& pat, std::int64_t now);
+std::optional<std::int64_t> second_factor_at(pqxx::transaction_base& tx, const std::string& pat);
+
 enum class rotate_status { ok, unknown, expired, reused, session_revoked };
 struct rotated {
   rotate_status status = rotate_status::unknown;

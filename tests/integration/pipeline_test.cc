@@ -413,6 +413,30 @@ TEST_F(Pipelines, VouchedLoginOfAUserEnrolledInWordPressTwoFactorNeedsItPassedTo
   EXPECT_FALSE(login().vouched(a, pol, now).denied);
 }
 
+// sql/004: the Two Factor routes let a session change factors for 10 minutes after a
+// login with a second factor; a login without one leaves nothing to go on.
+TEST_F(Pipelines, OnlyALoginWithASecondFactorRecordsItOnTheSession) {
+  auto u = test::make_user();
+  auto req = request();
+  auto plain = login().run({req, params, u.login, u.password}, pol, now);
+  ASSERT_FALSE(plain.denied);
+  EXPECT_EQ(count("SELECT count(*) FROM sessions WHERE pat = $1 AND second_factor_at IS NULL", plain.pat), 1);
+
+  auto a = vouched_for(req, params, u);
+  auto without = login().vouched(a, pol, now);
+  ASSERT_FALSE(without.denied);
+  EXPECT_EQ(count("SELECT count(*) FROM sessions WHERE pat = $1 AND second_factor_at IS NULL", without.pat), 1);
+
+  a.second_factor_enrolled_in_wordpress = true;
+  a.second_factor_passed = true;
+  auto with = login().vouched(a, pol, now);
+  ASSERT_FALSE(with.denied);
+  EXPECT_EQ(count("SELECT count(*) FROM sessions WHERE pat = $1 AND second_factor_at = to_timestamp(" +
+                      std::to_string(now) + ")",
+                  with.pat),
+            1);
+}
+
 TEST_F(Pipelines, VouchedLoginRunsThePermissionRules) {
   auto u = test::make_user();
   rules::chain denying{[&] {

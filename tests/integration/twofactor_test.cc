@@ -131,6 +131,15 @@ std::string bearer_for(const account& a) {
   return lines(must({"jwt", "create", "--user=" + a.u.login}).out).at(0);
 }
 
+// Options for a request with the access token of a login answer, from the account's
+// address and User-Agent (the token is bound to both).
+http_options as(const account& a, const http_result& login_answer) {
+  http_options o;
+  o.bearer = login_answer.json()["extras"]["jwt_token"].asString();
+  o.forwarded_for = a.ip;
+  return o;
+}
+
 std::vector<std::string> backup_codes(const account& a) { return lines(must({"2fa", "backup-codes", a.u.login}).out); }
 
 // ---- the challenge, per default provider --------------------------------------------------
@@ -368,9 +377,11 @@ TEST(TwoFactorRest, TotpEnrolmentNeedsAGoodCodeForTheKey) {
   EXPECT_EQ(login(a).json()["data"]["default_provider"].asString(), "totp");
   // The enrolment code cannot log in again; the next step's can.
   EXPECT_TRUE(is_error(login_with(a, oath(key, now), "totp"), 401, "cocart_2fa_invalid_code"));
-  EXPECT_EQ(login_with(a, oath(key, now + 30), "totp").status, 200);
+  auto again = login_with(a, oath(key, now + 30), "totp");
+  ASSERT_EQ(again.status, 200);
 
-  http_options d = o;
+  // TOTP is on now: removing it takes the session of a login with a second factor.
+  http_options d = as(a, again);
   d.method = "DELETE";
   auto del = http(kTotpPath, d);
   ASSERT_EQ(del.status, 200) << del.body;
@@ -393,11 +404,188 @@ TEST(TwoFactorRest, GenerateBackupCodesReturnsTenAndRetiresOldSet) {
   ASSERT_EQ(first.status, 200) << first.body;
   ASSERT_EQ(first.json()["codes"].size(), 10u);
   EXPECT_EQ(first.json()["remaining"].asInt(), 10);
-  auto second = post_json(kBackupPath, Json::Value(Json::objectValue), o);
-  ASSERT_EQ(second.status, 200);
+  // The account has a factor now: a new set takes a current code (here one of the set).
+  Json::Value proof(Json::objectValue);
+  proof["current_code"] = first.json()["codes"][1].asString();
+  auto second = post_json(kBackupPath, proof, o);
+  ASSERT_EQ(second.status, 200) << second.body;
   EXPECT_TRUE(is_error(login_with(a, first.json()["codes"][0].asString(), "backup"), 401,
                        "cocart_2fa_invalid_code"));
   EXPECT_EQ(login_with(a, second.json()["codes"][0].asString(), "backup").status, 200);
+}
+
+// ---- revalidation: changing a factor needs a fresh proof of one (contract §3) ------------
+
+const char* kRevalidation = "cocart_2fa_revalidation_required";
+
+// The three changes, each with an optional current_code.
+http_result post_totp(const http_options& o, const std::string& key, const std::string& code,
+                      const std::string& current_code = "") {
+  Json::Value body(Json::objectValue);
+  body["key"] = key;
+  body["code"] = code;
+  if (!current_code.empty()) body["current_code"] = current_code;
+  return post_json(kTotpPath, body, o);
+}
+
+http_result delete_totp(http_options o, const std::string& current_code = "") {
+  o.method = "DELETE";
+  if (!current_code.empty()) {
+    Json::Value body(Json::objectValue);
+    body["current_code"] = current_code;
+    o.body = Json::writeString(Json::StreamWriterBuilder(), body);
+    o.content_type = "application/json";
+  }
+  return http(kTotpPath, o);
+}
+
+http_result new_backup_set(const http_options& o, const std::string& current_code = "") {
+  Json::Value body(Json::objectValue);
+  if (!current_code.empty()) body["current_code"] = current_code;
+  return post_json(kBackupPath, body, o);
+}
+
+// Moves the time of the session's second-factor login back by `seconds`.
+void age_second_factor_login(const account& a, int seconds) {
+  auto c = db();
+  pqxx::work w(c);
+  auto r = w.exec_params(
+      "UPDATE sessions SET second_factor_at = second_factor_at - make_interval(secs => $2)"
+      " WHERE user_id = $1 AND second_factor_at IS NOT NULL",
+      a.u.id, seconds);
+  w.commit();
+  if (r.affected_rows() == 0) throw std::runtime_error("no session logged in with a second factor");
+}
+
+// An account with TOTP on (from the CLI) and a session of a login with a backup code.
+struct enrolled {
+  account a = new_account();
+  std::string key;
+  std::vector<std::string> backup;
+  http_result session;
+};
+
+enrolled enrolled_account() {
+  enrolled e;
+  e.key = enable_totp(e.a);
+  e.backup = backup_codes(e.a);
+  e.session = login_with(e.a, e.backup[9], "backup");
+  if (e.session.status != 200) throw std::runtime_error("backup-code login failed: " + e.session.body);
+  return e;
+}
+
+// A well-formed 160-bit key of the client's own (the plugin accepts any): "BBBB…" in base32.
+std::string fresh_key() { return "IJBEEQSCIJBEEQSCIJBEEQSCIJBEEQSC"; }
+
+TEST(TwoFactorRevalidation, NoFactorYetEnrolsWithTheTokenAlone) {
+  auto a = new_account();
+  http_options o;
+  o.bearer = bearer_for(a);  // `jwt create`: no login, no second factor
+  std::string key = fresh_key();
+  std::int64_t now = steady_now();
+  auto enrol = post_totp(o, key, oath(key, now));
+  ASSERT_EQ(enrol.status, 200) << enrol.body;
+
+  auto b = new_account();
+  http_options ob;
+  ob.bearer = bearer_for(b);
+  EXPECT_EQ(delete_totp(ob).status, 200);  // nothing to remove, nothing to prove
+  auto set = new_backup_set(ob);
+  ASSERT_EQ(set.status, 200) << set.body;
+  EXPECT_EQ(set.json()["codes"].size(), 10u);
+}
+
+TEST(TwoFactorRevalidation, FreshSecondFactorLoginAllowsEveryChange) {
+  auto e = enrolled_account();
+  auto o = as(e.a, e.session);
+  auto set = new_backup_set(o);
+  ASSERT_EQ(set.status, 200) << set.body;
+
+  std::string key = fresh_key();
+  std::int64_t now = steady_now();
+  auto replaced = post_totp(o, key, oath(key, now));
+  ASSERT_EQ(replaced.status, 200) << replaced.body;
+  EXPECT_EQ(login_with(e.a, oath(key, now + 30), "totp").status, 200);
+
+  auto removed = delete_totp(o);
+  ASSERT_EQ(removed.status, 200) << removed.body;
+  EXPECT_FALSE(has(login(e.a).json()["data"]["available_providers"], "totp"));
+}
+
+TEST(TwoFactorRevalidation, SecondFactorLoginOlderThanTenMinutesIsRefused) {
+  auto e = enrolled_account();
+  auto o = as(e.a, e.session);
+  age_second_factor_login(e.a, 601);
+
+  std::string key = fresh_key();
+  std::int64_t now = steady_now();
+  EXPECT_TRUE(is_error(new_backup_set(o), 403, kRevalidation));
+  EXPECT_TRUE(is_error(post_totp(o, key, oath(key, now)), 403, kRevalidation));
+  EXPECT_TRUE(is_error(delete_totp(o), 403, kRevalidation));
+
+  // Nothing changed: the old key and the old backup codes still log in.
+  EXPECT_EQ(login_with(e.a, oath(e.key, now), "totp").status, 200);
+  EXPECT_EQ(login_with(e.a, e.backup[0], "backup").status, 200);
+}
+
+TEST(TwoFactorRevalidation, TokenWithoutSecondFactorLoginIsRefused) {
+  auto a = new_account();
+  auto old_key = enable_totp(a);
+  http_options o;
+  o.bearer = bearer_for(a);  // a stolen token, say: never passed a second factor
+  std::string key = fresh_key();
+  std::int64_t now = steady_now();
+  EXPECT_TRUE(is_error(post_totp(o, key, oath(key, now)), 403, kRevalidation));
+  EXPECT_TRUE(is_error(delete_totp(o), 403, kRevalidation));
+  EXPECT_TRUE(is_error(new_backup_set(o), 403, kRevalidation));
+  EXPECT_EQ(login_with(a, oath(old_key, now), "totp").status, 200);
+  EXPECT_FALSE(has(login(a).json()["data"]["available_providers"], "backup"));
+}
+
+TEST(TwoFactorRevalidation, CurrentCodeAllowsEachChangeAndIsSpent) {
+  auto a = new_account();
+  auto old_key = enable_totp(a);
+  http_options o;
+  o.bearer = bearer_for(a);
+  std::int64_t now = steady_now();
+
+  // generate-backup-codes with a TOTP code: the code is then spent for login too.
+  std::string totp_code = oath(old_key, now);
+  auto set = new_backup_set(o, totp_code);
+  ASSERT_EQ(set.status, 200) << set.body;
+  EXPECT_TRUE(is_error(login_with(a, totp_code, "totp"), 401, "cocart_2fa_invalid_code"));
+
+  // POST totp (a new key) with a backup code, which is then spent.
+  std::string spent = set.json()["codes"][0].asString();
+  std::string key = fresh_key();
+  auto replaced = post_totp(o, key, oath(key, now), spent);
+  ASSERT_EQ(replaced.status, 200) << replaced.body;
+  EXPECT_TRUE(is_error(login_with(a, spent, "backup"), 401, "cocart_2fa_invalid_code"));
+
+  // DELETE totp with another backup code, spent too (backup stays on: 8 codes are left).
+  std::string second = set.json()["codes"][1].asString();
+  auto removed = delete_totp(o, second);
+  ASSERT_EQ(removed.status, 200) << removed.body;
+  EXPECT_FALSE(has(login(a).json()["data"]["available_providers"], "totp"));
+  EXPECT_TRUE(is_error(login_with(a, second, "backup"), 401, "cocart_2fa_invalid_code"));
+  EXPECT_EQ(login_with(a, set.json()["codes"][2].asString(), "backup").status, 200);
+}
+
+TEST(TwoFactorRevalidation, WrongCurrentCodeIsRefusedAndCountsTowardTheLoginLimit) {
+  auto a = new_account();
+  auto key = enable_totp(a);
+  http_options o;
+  o.bearer = bearer_for(a);
+  o.forwarded_for = a.ip;
+  std::int64_t now = steady_now();
+  std::string wrong = oath(key, now) == "000000" ? "111111" : "000000";
+  for (int i = 0; i < 5; ++i) {  // rate_limit.login.max
+    EXPECT_TRUE(is_error(delete_totp(o, wrong), 403, kRevalidation)) << "attempt " << i + 1;
+  }
+  // The limit is reached: neither a right code here nor the password at login gets in.
+  EXPECT_TRUE(is_error(delete_totp(o, oath(key, now)), 429, "cocart_rate_limited"));
+  EXPECT_TRUE(is_error(login(a), 429, "cocart_rate_limited"));
+  EXPECT_EQ(login_with(account{a.u, fresh_ip()}, oath(key, now), "totp").status, 429);  // per account too
 }
 
 // ---- the outbox ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -511,6 +512,81 @@ TEST(PasswordDummy, ConcurrentFirstCallsAgreeOnOneDummy) {
     threads.emplace_back([&, i] { seen[i] = &pw::dummy_hash(params); });
   for (auto& t : threads) t.join();
   for (const auto* s : seen) EXPECT_EQ(s, seen[0]);
+}
+
+// ---- verify_for_login: the same work on every path ---------------------------------------
+
+// WordPress's own phpass setting ($P$B: 2^13 rounds), computed with phpass's crypt_private
+// (class-phpass.php) re-implemented in Python for "timing-equal" and salt "cartgate"; the
+// same script reproduces phpass_vector above.
+constexpr std::string_view phpass_b_vector = "$P$Bcartgatex5oc04GZuJPw8yjhxnIR10";
+constexpr std::string_view phpass_b_vector_password = "timing-equal";
+
+struct login_path {
+  const char* what;
+  std::optional<std::string> stored;  // nullopt: no such user
+  std::string password;
+  bool expected;
+};
+
+pw::work_counters delta(const pw::work_counters& before, const pw::work_counters& after) {
+  return {after.argon2id - before.argon2id, after.bcrypt - before.bcrypt,
+          after.phpass_rounds - before.phpass_rounds};
+}
+
+TEST(PasswordLoginWork, EveryPathRunsOneHashOfEachScheme) {
+  const std::vector<login_path> paths = {
+      {"unknown user", std::nullopt, "anything", false},
+      {"argon2id, wrong password", std::string(argon2_vector), "wrong", false},
+      {"argon2id, right password", std::string(argon2_vector), std::string(argon2_vector_password), true},
+      {"bcrypt, wrong password", std::string(bcrypt_vector), "wrong", false},
+      {"bcrypt, right password", std::string(bcrypt_vector), std::string(bcrypt_vector_password), true},
+      {"$wp$ bcrypt, wrong password", std::string(wp_vector), "wrong", false},
+      {"$wp$ bcrypt, right password", std::string(wp_vector), std::string(wp_vector_password), true},
+      {"phpass, wrong password", std::string(phpass_b_vector), "wrong", false},
+      {"phpass, right password", std::string(phpass_b_vector), std::string(phpass_b_vector_password), true},
+      {"garbled stored hash", std::string("$P$Bshort"), "anything", false},
+      {"bcrypt, password with a NUL", std::string(bcrypt_vector),
+       std::string(bcrypt_vector_password) + std::string("\0x", 2), false},
+  };
+  (void)pw::verify_for_login("warm-up", nullptr, cheap);  // the dummies are made once
+  for (const auto& p : paths) {
+    const auto before = pw::work_done();
+    const bool ok = pw::verify_for_login(p.password, p.stored ? &*p.stored : nullptr, cheap);
+    const auto did = delta(before, pw::work_done());
+    EXPECT_EQ(ok, p.expected) << p.what;
+    EXPECT_EQ(did.argon2id, 1u) << p.what;
+    EXPECT_EQ(did.bcrypt, 1u) << p.what;
+    EXPECT_EQ(did.phpass_rounds, 8192u) << p.what;  // WordPress's 2^13
+  }
+}
+
+TEST(PasswordLoginWork, UnknownUserUsesTheDummyAtTheGivenParams) {
+  // The argon2 dummy is the one login always used: no password verifies against it.
+  EXPECT_FALSE(pw::verify_for_login("", nullptr, cheap));
+  EXPECT_FALSE(pw::verify_for_login("password", nullptr, cheap));
+  const std::string dummy = pw::dummy_hash(cheap);
+  EXPECT_FALSE(pw::verify_for_login("password", &dummy, cheap));
+}
+
+TEST(PasswordLoginWork, OverlongPasswordRunsNothingForAnyAccount) {
+  const std::string overlong(pw::max_password_bytes + 1, 'x');
+  const std::string stored(bcrypt_vector);
+  for (const std::string* s : {static_cast<const std::string*>(nullptr), &stored}) {
+    const auto before = pw::work_done();
+    EXPECT_FALSE(pw::verify_for_login(overlong, s, cheap));
+    const auto did = delta(before, pw::work_done());
+    EXPECT_EQ(did.argon2id + did.bcrypt + did.phpass_rounds, 0u);
+  }
+}
+
+TEST(PasswordLoginWork, PlainVerifyCountsOnlyItsOwnScheme) {
+  // The counters see real work: a plain verify of one scheme moves only its counter.
+  auto before = pw::work_done();
+  EXPECT_TRUE(pw::verify(phpass_b_vector_password, phpass_b_vector));
+  auto did = delta(before, pw::work_done());
+  EXPECT_EQ(did.phpass_rounds, 8192u);
+  EXPECT_EQ(did.argon2id + did.bcrypt, 0u);
 }
 
 // ---- limiter --------------------------------------------------------------------------------
