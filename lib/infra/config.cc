@@ -24,6 +24,10 @@ void take(const toml::table& t, const char* section, const char* key, T& out) {
     auto v = node.template value<std::string>();
     if (!v) throw config_error(std::string(section) + "." + key + " must be a string");
     out = *v;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    auto v = node.template value<bool>();
+    if (!v) throw config_error(std::string(section) + "." + key + " must be true or false");
+    out = *v;
   } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
     auto* arr = node.as_array();
     if (!arr) throw config_error(std::string(section) + "." + key + " must be an array");
@@ -70,6 +74,7 @@ const std::vector<config_key_doc>& config_keys() {
       {"mail.from", "cartgate@localhost", "From address of outgoing mail."},
       {"mail.username", "", "SMTP user name, if the server wants one."},
       {"mail.password_file", "", "File holding the SMTP password (env CARTGATE_SMTP_PASSWORD)."},
+      {"mail.allow_plaintext", "false", "Send mail to an SMTP server off this machine without TLS; false requires smtps:// or STARTTLS unless the host is loopback."},
       {"geo.ipv4_file", "/usr/share/tor/geoip", "tor-geoipdb IPv4 ranges."},
       {"geo.ipv6_file", "/usr/share/tor/geoip6", "tor-geoipdb IPv6 ranges."},
       {"geo.mmdb_file", "", "MaxMind .mmdb country database; used instead of the tor files when set."},
@@ -148,6 +153,7 @@ config config::from_toml(const std::string& text) {
   take(t, "mail", "from", c.mail_from);
   take(t, "mail", "username", c.smtp_username);
   take(t, "mail", "password_file", smtp_password_file);
+  take(t, "mail", "allow_plaintext", c.smtp_allow_plaintext);
   take(t, "geo", "ipv4_file", c.geoip_v4_file);
   take(t, "geo", "ipv6_file", c.geoip_v6_file);
   take(t, "geo", "mmdb_file", c.mmdb_file);

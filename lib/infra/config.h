@@ -60,6 +60,7 @@ struct config {
   std::string mail_from = "cartgate@localhost";
   std::string smtp_username;
   std::string smtp_password;
+  bool smtp_allow_plaintext = false;  // clear-text SMTP to a server that is not loopback
   // [geo]
   std::string geoip_v4_file = "/usr/share/tor/geoip";
   std::string geoip_v6_file = "/usr/share/tor/geoip6";

@@ -87,6 +87,12 @@ TEST(Config, MissingSecretFileIsAnError) {
   EXPECT_THROW(config::from_toml("[jwt]\nsecret_file = \"/nonexistent/secret\"\n"), config_error);
 }
 
+TEST(Config, PlaintextMailOffThisMachineIsOffUnlessSaidSo) {
+  EXPECT_FALSE(config::from_toml("").smtp_allow_plaintext);
+  EXPECT_TRUE(config::from_toml("[mail]\nallow_plaintext = true\n").smtp_allow_plaintext);
+  EXPECT_THROW(config::from_toml("[mail]\nallow_plaintext = \"yes\"\n"), config_error);
+}
+
 TEST(Config, EveryDocumentedKeyIsAccepted) {
   std::set<std::string> seen;
   for (auto& k : config_keys()) {
