@@ -1,5 +1,8 @@
 #include "infra/config.h"
 
+#include <sys/stat.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -53,6 +56,8 @@ const std::vector<config_key_doc>& config_keys() {
       {"server.socket", "/run/cartgate/cartgate.sock", "FastCGI unix socket nginx connects to (env CARTGATE_SOCKET)."},
       {"server.auth_socket", "", "Internal HTTP unix socket: nginx's auth subrequest (kept-alive connections) and the storefront's cookie → token requests; empty = beside server.socket as NAME-auth.sock; off = none."},
       {"server.socket_mode", "0660", "Permissions of the socket files (octal)."},
+      {"server.socket_group", "", "Group given to the socket files: one only nginx's user is in (e.g. cartgate-web); empty = cartgate's own group."},
+      {"server.auth_socket_group", "", "Group of the auth socket when it must differ (PHP-FPM's group, for cookie → token); empty = server.socket_group."},
       {"server.workers", "0", "Worker processes; 0 = number of cores."},
       {"server.threads", "8", "Threads per worker process for requests that may wait (login, refresh, two-factor, database reads)."},
       {"server.io_threads", "1", "Event-loop threads per worker process: FastCGI connections, and token checks answered from memory."},
@@ -94,6 +99,21 @@ const std::vector<config_key_doc>& config_keys() {
   return keys;
 }
 
+void check_secret_file_mode(const std::string& key, const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw config_error("config: " + key + ": cannot read secret file " + path);
+  if ((st.st_mode & (S_IROTH | S_IWOTH)) == 0) return;
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  throw config_error("config: " + key + ": secret file " + path + " is readable or writable by others (mode " +
+                     mode + "); fix it with: chmod 600 " + path + " (or 640 with a group)");
+}
+
+std::string read_secret_file(const std::string& key, const std::string& path) {
+  check_secret_file_mode(key, path);
+  return read_secret_file(path);
+}
+
 std::string read_secret_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw config_error("cannot read secret file " + path);
@@ -131,6 +151,8 @@ config config::from_toml(const std::string& text) {
   take(t, "server", "socket", c.socket_path);
   take(t, "server", "auth_socket", c.auth_socket_setting);
   take(t, "server", "socket_mode", c.socket_mode);
+  take(t, "server", "socket_group", c.socket_group);
+  take(t, "server", "auth_socket_group", c.auth_socket_group_setting);
   take(t, "server", "workers", c.workers);
   take(t, "server", "threads", c.threads);
   take(t, "server", "io_threads", c.io_threads);
@@ -169,16 +191,22 @@ config config::from_toml(const std::string& text) {
   take(t, "wordpress", "user", c.wordpress_user);
   take(t, "wordpress", "password_file", wordpress_password_file);
   take(t, "wordpress", "table_prefix", c.wordpress_table_prefix);
-  if (!secret_file.empty()) c.secret = read_secret_file(secret_file);
-  if (!key_file.empty()) c.encryption_key_hex = read_secret_file(key_file);
+  // Every file holding a secret must be closed to "others": a key any local account can
+  // read (or replace) is no secret. A group may read one (the storefront key is shared
+  // with PHP-FPM's group on purpose).
+  if (!secret_file.empty()) c.secret = read_secret_file("jwt.secret_file", secret_file);
+  if (!c.private_key_file.empty()) check_secret_file_mode("jwt.private_key_file", c.private_key_file);
+  if (!key_file.empty()) c.encryption_key_hex = read_secret_file("secrets.encryption_key_file", key_file);
   if (!storefront_key_file.empty()) {
-    c.storefront_key = read_secret_file(storefront_key_file);
+    c.storefront_key = read_secret_file("secrets.storefront_key_file", storefront_key_file);
     if (c.storefront_key.size() < request_signature::min_key_bytes) {
       throw config_error("config: secrets.storefront_key_file must hold at least 32 bytes (openssl rand -hex 32)");
     }
   }
-  if (!smtp_password_file.empty()) c.smtp_password = read_secret_file(smtp_password_file);
-  if (!wordpress_password_file.empty()) c.wordpress_password = read_secret_file(wordpress_password_file);
+  if (!smtp_password_file.empty()) c.smtp_password = read_secret_file("mail.password_file", smtp_password_file);
+  if (!wordpress_password_file.empty()) {
+    c.wordpress_password = read_secret_file("wordpress.password_file", wordpress_password_file);
+  }
   if (c.wordpress_port < 1 || c.wordpress_port > 65535) throw config_error("config: wordpress.port must be 1..65535");
   if (c.argon2_max_concurrent < 1) throw config_error("config: password.max_concurrent must be >= 1");
   if (c.threads < 1 || c.threads > 256) throw config_error("config: server.threads must be 1..256");

@@ -35,6 +35,8 @@ struct config {
   std::string socket_path = "/run/cartgate/cartgate.sock";
   std::string auth_socket_setting;  // "", "off" or a path: see auth_socket()
   std::string socket_mode = "0660";
+  std::string socket_group;            // group of the socket files; "" = the process's own
+  std::string auth_socket_group_setting;  // "" = socket_group: see auth_socket_group()
   int workers = 0;  // 0 = number of cores
   int threads = 8;     // threads per worker process for requests that may wait
   int io_threads = 1;  // event-loop threads per worker process
@@ -89,8 +91,18 @@ struct config {
   // The HTTP socket of the auth subrequest: server.auth_socket, or beside server.socket
   // (cartgate.sock → cartgate-auth.sock) when that is empty; "" when it is "off".
   std::string auth_socket() const;
+  // Group of the auth socket: server.auth_socket_group, else server.socket_group.
+  std::string auth_socket_group() const {
+    return auth_socket_group_setting.empty() ? socket_group : auth_socket_group_setting;
+  }
 };
 
 std::string read_secret_file(const std::string& path);
+
+// Throws config_error, one line naming the key, the file and the fix (chmod 600), when
+// the file is readable or writable by "others" or cannot be found.
+void check_secret_file_mode(const std::string& key, const std::string& path);
+// check_secret_file_mode, then read_secret_file.
+std::string read_secret_file(const std::string& key, const std::string& path);
 
 }  // namespace cartgate
