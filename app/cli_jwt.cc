@@ -144,7 +144,7 @@ void register_jwt(CLI::App& app, context& ctx) {
     if (!p.prefix.empty() && t.substr(0, p.prefix.size()) == p.prefix) t.remove_prefix(p.prefix.size());
     auto d = jwt::decode_unverified(t);
     if (!d) throw cli_error("not a JWT");
-    auto v = jwt::verify(t, keys.key(), static_cast<std::int64_t>(std::time(nullptr)), keys.issuer());
+    auto v = jwt::verify(t, keys.ring(), static_cast<std::int64_t>(std::time(nullptr)), keys.issuer());
     Json::Value out(Json::objectValue);
     out["header"] = d->header;
     out["payload"] = d->payload;

@@ -67,7 +67,8 @@ const std::vector<config_key_doc>& config_keys() {
       {"jwt.secret_file", "", "File holding the HS256 secret, at least 32 bytes (env CARTGATE_JWT_SECRET)."},
       {"jwt.private_key_file", "", "PEM private key for RS256/ES256."},
       {"jwt.public_key_file", "", "PEM public key for RS256/ES256 (derived from the private key when empty)."},
-      {"jwt.kid", "", "Key id in the header and JWKS; empty = RFC 7638 thumbprint."},
+      {"jwt.kid", "", "Key id in the header and JWKS; empty = RFC 7638 thumbprint. HS256: written once jwt.retired_keys is set, and then required."},
+      {"jwt.retired_keys", "[]", "Keys that still verify tokens but never sign, as \"KID=FILE\" strings: an HS256 secret file (KID empty for tokens without kid) or an RS256/ES256 PEM public key; docs/key-rotation.md."},
       {"password.argon2_memory_kib", "19456", "argon2id memory cost per hash, KiB."},
       {"password.argon2_iterations", "2", "argon2id time cost."},
       {"password.argon2_parallelism", "1", "argon2id lanes."},
@@ -164,6 +165,7 @@ config config::from_toml(const std::string& text) {
   take(t, "jwt", "private_key_file", c.private_key_file);
   take(t, "jwt", "public_key_file", c.public_key_file);
   take(t, "jwt", "kid", c.kid);
+  take(t, "jwt", "retired_keys", c.retired_keys);
   take(t, "password", "argon2_memory_kib", c.argon2_memory_kib);
   take(t, "password", "argon2_iterations", c.argon2_iterations);
   take(t, "password", "argon2_parallelism", c.argon2_parallelism);

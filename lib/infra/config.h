@@ -48,6 +48,10 @@ struct config {
   std::string private_key_file;
   std::string public_key_file;
   std::string kid;
+  // Keys that still verify but never sign (key rotation), "KID=FILE" each: an HS256
+  // secret file, or a PEM public key for RS256/ES256. An empty KID names an HS256 key
+  // whose tokens carry no kid.
+  std::vector<std::string> retired_keys;
   // [password]
   std::uint32_t argon2_memory_kib = 19456;
   std::uint32_t argon2_iterations = 2;
