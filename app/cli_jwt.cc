@@ -9,6 +9,7 @@
 #include "auth/tokens.h"
 #include "cli.h"
 #include "crypto/jwt.h"
+#include "http/client_ip.h"
 #include "http/message.h"
 #include "store/audit.h"
 #include "store/options.h"
@@ -63,6 +64,13 @@ void register_jwt(CLI::App& app, context& ctx) {
   create->add_option("--user-agent", user_agent, "Bind the token to this User-Agent");
   create->add_option("--ip", ip, "Bind the token to this client IP");
   create->callback([&ctx] {
+    // The token's ip claim is compared with the request's client IP in canonical text
+    // (http/client_ip.h): "::ffff:192.0.2.1" or "2001:DB8::1" would never match it.
+    if (!ip.empty()) {
+      auto parsed = net::parse_address(ip);
+      if (!parsed) throw cli_error("--ip: '" + ip + "' is not an IP address");
+      ip = parsed->to_string();
+    }
     token_keys keys(ctx.configuration());
     policy p = stored_policy(ctx.db());
     std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
@@ -136,7 +144,7 @@ void register_jwt(CLI::App& app, context& ctx) {
     if (!p.prefix.empty() && t.substr(0, p.prefix.size()) == p.prefix) t.remove_prefix(p.prefix.size());
     auto d = jwt::decode_unverified(t);
     if (!d) throw cli_error("not a JWT");
-    auto v = jwt::verify(t, keys.key(), static_cast<std::int64_t>(std::time(nullptr)), keys.issuer());
+    auto v = jwt::verify(t, keys.ring(), static_cast<std::int64_t>(std::time(nullptr)), keys.issuer());
     Json::Value out(Json::objectValue);
     out["header"] = d->header;
     out["payload"] = d->payload;

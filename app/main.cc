@@ -1,5 +1,7 @@
 // cartgate: the FastCGI worker pool and its admin CLI, one binary. main() registers
 // every verb (cli_*.cc) and turns a failure into one line on stderr and exit status 1.
+#include <sys/prctl.h>
+
 #include <cstdlib>
 #include <iostream>
 
@@ -7,6 +9,9 @@
 
 int main(int argc, char** argv) {
   using namespace cartgate;
+  // No core dumps and no ptrace by the same user, in every process (the CLI reads the
+  // same keys and secrets as the pool; fork() keeps this for the workers).
+  prctl(PR_SET_DUMPABLE, 0);
   CLI::App app{"cartgate: CoCart-compatible authentication for headless WooCommerce"};
   app.require_subcommand(1);
   cli::context ctx;

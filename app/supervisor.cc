@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/epoll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -48,7 +49,20 @@ void install(int sig, void (*fn)(int)) {
   sigaction(sig, &sa, nullptr);
 }
 
-int open_socket(const std::string& path, const config& cfg) {
+// Gives the socket file to `group` (server.socket_group): the group only nginx's user is
+// in, so no other local account (PHP-FPM's included) can speak FastCGI to cartgate and
+// claim a REMOTE_ADDR. "" keeps the process's own group.
+void set_socket_group(const std::string& path, const std::string& group) {
+  if (group.empty()) return;
+  struct group* g = ::getgrnam(group.c_str());
+  if (!g) throw config_error("config: server.socket_group: no group '" + group + "' (groupadd --system " + group + ")");
+  if (::chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0) {
+    throw config_error("config: server.socket_group: cannot give " + path + " to group " + group + ": " +
+                       std::strerror(errno) + " (is cartgate's user in that group?)");
+  }
+}
+
+int open_socket(const std::string& path, const config& cfg, const std::string& group) {
   sockaddr_un addr{};
   if (path.size() >= sizeof(addr.sun_path)) {
     throw config_error("socket path is too long: " + path);
@@ -63,6 +77,7 @@ int open_socket(const std::string& path, const config& cfg) {
   }
   mode_t mode = static_cast<mode_t>(std::stoul(cfg.socket_mode, nullptr, 8));
   ::chmod(path.c_str(), mode);
+  set_socket_group(path, group);
   if (::listen(fd, 1024) != 0) {
     throw std::runtime_error(std::string("listen: ") + std::strerror(errno));
   }
@@ -74,6 +89,10 @@ int open_socket(const std::string& path, const config& cfg) {
 
 [[noreturn]] void worker_main(const config& cfg, int listen_fd, int auth_fd, int generation) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
+  // Inherited from the master across fork(), and said again here: a worker holds the
+  // signing keys and customers' tokens in memory, so it never writes a core dump and no
+  // process of the same user may ptrace it or read its /proc/<pid>/mem.
+  prctl(PR_SET_DUMPABLE, 0);
   install(SIGTERM, on_signal);
   install(SIGINT, on_signal);
   signal(SIGHUP, SIG_IGN);
@@ -110,9 +129,9 @@ int serve(const config& initial, const std::function<config()>& reload) {
     // (bad keys, unreadable plugin…): the operator sees the reason once, at start.
     worker probe(cfg);
   }
-  int listen_fd = open_socket(cfg.socket_path, cfg);
+  int listen_fd = open_socket(cfg.socket_path, cfg, cfg.socket_group);
   const std::string auth_path = cfg.auth_socket();
-  int auth_fd = auth_path.empty() ? -1 : open_socket(auth_path, cfg);
+  int auth_fd = auth_path.empty() ? -1 : open_socket(auth_path, cfg, cfg.auth_socket_group());
   auto worker_count = [](const config& c) {
     return c.workers > 0 ? c.workers : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   };

@@ -42,7 +42,22 @@ build() {
   [[ -x $CARTGATE_BIN ]] || die "build produced no $CARTGATE_BIN"
 }
 
+# The accounts a server has too (README, "Secrets and sockets on a server"): cartgate's
+# sockets belong to the group cartgate-web, which only nginx's workers are in; they run
+# as cartgate-nginx, never as root, and are also in www-data to reach PHP-FPM's socket
+# (PHP-FPM itself stays outside cartgate-web: it could claim any client address).
+NGINX_USER=cartgate-nginx
+SOCKET_GROUP=cartgate-web
+stack_accounts() {
+  getent group "$SOCKET_GROUP" >/dev/null || groupadd --system "$SOCKET_GROUP"
+  id -u "$NGINX_USER" >/dev/null 2>&1 ||
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+      --user-group "$NGINX_USER"
+  usermod -a -G "$SOCKET_GROUP,www-data" "$NGINX_USER"
+}
+
 secrets() {
+  stack_accounts
   mkdir -p "$S/secrets"
   chmod 700 "$S/secrets"
   [[ -s $S/secrets/jwt_secret ]] || openssl rand -hex 32 >"$S/secrets/jwt_secret"
@@ -71,7 +86,7 @@ pg_ctl_as_postgres() { runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$S/pg/data" "
 
 # The server's command-line settings; tests restart PostgreSQL with the same ones.
 pg_server_options() {
-  echo "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $S/pg/run -c max_connections=200 -c fsync=${PG_FSYNC:-on}"
+  echo "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $S/pg/run -c unix_socket_permissions=0700 -c max_connections=200 -c fsync=${PG_FSYNC:-on}"
 }
 
 pg_up() {
@@ -96,15 +111,17 @@ pg_up() {
       >/dev/null || { tail -n 20 "$S/pg/server.log" >&2; die "PostgreSQL did not start"; }
   fi
   # Role and database, idempotently; the password comes from the secrets folder.
+  # The password goes on stdin, never on a command line (`ps` shows every argv); it is
+  # hex, so it needs no quoting.
   local psql=("$PG_BIN/psql" -h "$S/pg/run" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qAt)
-  local pw; pw=$(cat "$S/secrets/db_password")
-  runuser -u postgres -- "${psql[@]}" -d postgres -v pw="$pw" >/dev/null <<'SQL' || die "cannot create the cartgate role"
+  { printf "\\set pw '%s'\n" "$(cat "$S/secrets/db_password")"; cat <<'SQL'; } |
 SELECT format('CREATE ROLE cartgate LOGIN PASSWORD %L', :'pw')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cartgate') \gexec
 SELECT format('ALTER ROLE cartgate PASSWORD %L', :'pw') \gexec
 SELECT 'CREATE DATABASE cartgate OWNER cartgate'
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'cartgate') \gexec
 SQL
+    runuser -u postgres -- "${psql[@]}" -d postgres >/dev/null || die "cannot create the cartgate role"
 }
 
 # An empty cartgate database (tests start from a clean state every run): the old one is
@@ -144,7 +161,10 @@ url = "$(database_url)"
 
 [server]
 socket = "$S/run/cartgate.sock"
-socket_mode = "0666"
+socket_mode = "0660"
+socket_group = "$SOCKET_GROUP"
+# The storefront's PHP (www-data) signs cookie → token requests on the auth socket.
+auth_socket_group = "www-data"
 workers = ${WORKERS:-2}
 threads = ${THREADS:-8}
 
@@ -219,6 +239,11 @@ tls_cert() {
 nginx_up() {
   tls_cert
   mkdir -p "$S/nginx/logs" "$S/nginx/tmp"
+  # The workers (not root) write request bodies here. nginx makes its own unix listening
+  # sockets 0666, so they live in a folder only its workers can enter.
+  chown "$NGINX_USER:" "$S/nginx/tmp"
+  mkdir -p "$S/nginx/run"
+  chown "root:$NGINX_USER" "$S/nginx/run" && chmod 750 "$S/nginx/run"
   # The operator's snippets, used as they are, with /etc/nginx paths pointed here.
   local f
   for f in cartgate.conf cartgate-fastcgi.conf cartgate-fastcgi-params.conf cartgate-protect.conf \
@@ -245,6 +270,7 @@ nginx_up() {
       -e "s|@SOCKET_B@|$S/run/cartgate-b.sock|g" -e "s|@POOL_B_PORT@|${POOL_B_PORT:-0}|g" \
       "${pool_b[@]}" \
       -e "s|@STATE@|$S|g" -e "s|@ROOT@|$ROOT|g" -e "s|@WP_CONFIG_NAME@|$WP_CONFIG_NAME|g" \
+      -e "s|@NGINX_USER@|$NGINX_USER|g" \
       "$ROOT/nginx/local.conf.in" >"$S/nginx/nginx.conf"
   local nginx=(/usr/sbin/nginx -p "$S/nginx" -c "$S/nginx/nginx.conf" -e "$S/nginx/logs/error.log")
   "${nginx[@]}" -t >"$S/nginx/test.log" 2>&1 || { cat "$S/nginx/test.log" >&2; die "nginx config invalid"; }
@@ -253,7 +279,7 @@ nginx_up() {
   else
     # A socket file left by an nginx that did not stop cleanly would block the bind.
     mkdir -p "$S/run"
-    rm -f "$S/run/storefront.sock"
+    rm -f "$S/nginx/run/storefront.sock"
     "${nginx[@]}"
   fi
 }
@@ -328,8 +354,12 @@ mariadb_root() { mariadb --defaults-file="$S/mariadb/my.cnf" -u root "$@"; }
 mariadb_up() {
   [[ -x /usr/sbin/mariadbd ]] || die "MariaDB not found (deploy/deps.sh installs mariadb-server)"
   mkdir -p "$S/mariadb/run" "$S/mariadb/log"
-  chown mysql:mysql "$S/mariadb" "$S/mariadb/run" "$S/mariadb/log"
-  chmod 755 "$S/mariadb" "$S/mariadb/run"
+  chown mysql:mysql "$S/mariadb" "$S/mariadb/log"
+  # mariadbd makes its socket 0777: the folder keeps it to mysql, WordPress's PHP
+  # (www-data) and root (cartgate of this stack).
+  chown mysql:www-data "$S/mariadb/run"
+  chmod 755 "$S/mariadb"
+  chmod 750 "$S/mariadb/run"
   # No networking at all: WordPress, cartgate and the scripts use the socket. The other
   # settings keep a small footprint; the test stack does not wait for the disk.
   cat >"$S/mariadb/my.cnf" <<CNF

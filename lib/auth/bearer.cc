@@ -84,7 +84,7 @@ bearer_result bearer_check::token(std::string_view raw, const request_facts& fac
     if (c->exp <= now) return fail(reason::token_expired);
     if (c->not_before > now) return fail(reason::token_not_yet_valid);
   } else {
-    auto v = jwt::verify(token, keys.key(), now, keys.issuer());
+    auto v = jwt::verify(token, keys.ring(), now, keys.issuer());
     if (v.why != jwt::reason::ok) return fail(from_jwt(v.why));
     auto claims = claims_of(v.payload);
     if (!claims) return fail(reason::token_malformed);

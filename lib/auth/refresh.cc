@@ -39,9 +39,13 @@ refresh_outcome refresh_pipeline::run(const http::request& req, const Json::Valu
     }
   }
 
-  // 2. The token.
+  // 2. The token, from the body only. One in the query string is already in nginx's
+  // access log: refused rather than read, so a client that sends it there learns at once.
+  if (!req.query_param("refresh_token").empty()) {
+    out.denied = failure(reason::refresh_in_query);
+    return out;
+  }
   std::string presented = http::param_text(params, "refresh_token");
-  if (presented.empty()) presented = req.query_param("refresh_token");
   if (presented.empty()) {
     out.denied = failure(reason::refresh_missing);
     return out;

@@ -21,7 +21,9 @@ namespace cartgate {
 class token_keys {
  public:
   explicit token_keys(const config& cfg);  // throws config_error with the reason
-  const jwt::key& key() const { return key_; }
+  const jwt::key& key() const { return ring_.signing(); }
+  // The signing key and the retired ones (jwt.retired_keys): what a Bearer check uses.
+  const jwt::keyring& ring() const { return ring_; }
   const std::string& issuer() const { return issuer_; }
 
   // {iss, iat, nbf, exp, data:{user:{id, username, ip, device, pat}}}, prefixed by
@@ -29,10 +31,10 @@ class token_keys {
   std::string issue(std::int64_t user_id, const std::string& username, const std::string& pat,
                     const std::string& ip, const std::string& device, const policy& p,
                     std::int64_t now) const;
-  Json::Value jwks() const;  // {"keys":[…]}; empty list for HS256
+  Json::Value jwks() const;  // {"keys":[…]}: every public key still accepted; empty for HS256
 
  private:
-  jwt::key key_;
+  jwt::keyring ring_;
   std::string issuer_;
 };
 

@@ -266,7 +266,7 @@ std::string make_header_prefix(algorithm alg, const std::string& kid) {
   std::string json = R"({"typ":"JWT","alg":")";
   json += algorithm_name(alg);
   json += '"';
-  if (alg != algorithm::hs256) {
+  if (alg != algorithm::hs256 || !kid.empty()) {
     json += R"(,"kid":)";
     json += Json::valueToQuotedString(kid.c_str());
   }
@@ -367,13 +367,14 @@ std::string_view algorithm_name(algorithm alg) {
   return "?";
 }
 
-key key::hmac(std::string secret) {
+key key::hmac(std::string secret, std::string kid) {
   if (secret.size() < min_hmac_secret)
     bad_key("HS256 secret has " + std::to_string(secret.size()) + " bytes; at least " +
             std::to_string(min_hmac_secret) + " are required");
   auto state = std::make_shared<impl>();
   state->alg = algorithm::hs256;
-  state->header_prefix = make_header_prefix(algorithm::hs256, {});
+  state->kid = std::move(kid);
+  state->header_prefix = make_header_prefix(algorithm::hs256, state->kid);
 
   ossl_ptr<EVP_MAC> mac(EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr));
   if (!mac) throw std::runtime_error("jwt: HMAC unavailable: " + openssl_reason());
@@ -603,6 +604,76 @@ verified verify(std::string_view token, const key& k, std::int64_t now,
   }
   result.why = reason::ok;
   return result;
+}
+
+// ---- keyring ------------------------------------------------------------------------------
+
+keyring::keyring(key signing, std::vector<key> retired) {
+  if (!signing.can_sign()) throw std::invalid_argument("jwt: the signing key has no private part");
+  keys_.push_back(std::move(signing));
+  for (auto& k : retired) {
+    if (k.alg() != keys_.front().alg()) {
+      throw std::invalid_argument("jwt: retired key '" + k.kid() + "' is not " +
+                                  std::string(algorithm_name(keys_.front().alg())));
+    }
+    for (const auto& other : keys_) {
+      if (other.kid() == k.kid()) throw std::invalid_argument("jwt: two keys share the kid '" + k.kid() + "'");
+    }
+    keys_.push_back(std::move(k));
+  }
+}
+
+namespace {
+
+// The header's kid: "" when it has none, nullopt when the header is unreadable (verify()
+// then says why).
+std::optional<std::string> header_kid(std::string_view token) {
+  if (token.size() > max_token_size) return std::nullopt;
+  const std::size_t dot = token.find('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  std::string text;
+  Json::Value header;
+  if (!base64url::decode_into(token.substr(0, dot), text) || !parse_object(text, header)) return std::nullopt;
+  const Json::Value* kid = member(header, "kid");
+  if (kid == nullptr) return std::string();
+  if (!kid->isString()) return std::nullopt;
+  return std::string(string_of(*kid));
+}
+
+}  // namespace
+
+const key* keyring::select(std::string_view token) const {
+  if (keys_.size() == 1) return &keys_.front();
+  auto kid = header_kid(token);
+  if (!kid) return &keys_.front();  // verify() refuses it for what it is
+  for (const auto& k : keys_) {
+    if (k.kid() == *kid) return &k;
+  }
+  // No kid: tokens signed before kids were written, by the key retired with an empty kid
+  // (matched above) or, when there is none, by the signing key.
+  if (kid->empty()) return &keys_.front();
+  return nullptr;
+}
+
+Json::Value keyring::jwks() const {
+  Json::Value out(Json::objectValue);
+  out["keys"] = Json::Value(Json::arrayValue);
+  for (const auto& k : keys_) {
+    auto jwk = k.public_jwk();
+    if (!jwk.isNull()) out["keys"].append(jwk);
+  }
+  return out;
+}
+
+verified verify(std::string_view token, const keyring& ring, std::int64_t now,
+                std::string_view expected_issuer, std::int64_t leeway) {
+  const key* k = ring.select(token);
+  if (k == nullptr) {
+    verified v;
+    v.why = reason::kid_mismatch;
+    return v;
+  }
+  return verify(token, *k, now, expected_issuer, leeway);
 }
 
 std::optional<decoded> decode_unverified(std::string_view token) {

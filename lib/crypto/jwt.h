@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cartgate::jwt {
 
@@ -33,7 +34,9 @@ class key {
  public:
   // HS256. The secret is used as raw bytes. Throws std::invalid_argument if it is shorter
   // than 32 bytes (RFC 7518 §3.2: at least the hash size).
-  static key hmac(std::string secret);
+  // A kid (optional) names the key in the header of the tokens it signs, for key rotation
+  // (keyring below); without one the header has no kid, as CoCart JWT writes it.
+  static key hmac(std::string secret, std::string kid = {});
 
   // RS256 (RSA, at least 2048 bits) or ES256 (P-256 only). Either PEM may be empty: no
   // private key makes a verify-only key; no public key derives it from the private one.
@@ -48,7 +51,7 @@ class key {
                             const std::string& public_path = {}, std::string kid = {});
 
   algorithm alg() const;
-  // Empty for HS256.
+  // HS256: the kid given to hmac(), often empty. RS256/ES256: never empty.
   const std::string& kid() const;
   bool can_sign() const;
   // {"kty","use":"sig","alg","kid", "n","e" | "crv","x","y"} for a JWKS document; a null
@@ -108,6 +111,35 @@ inline constexpr std::size_t max_token_size = 8192;
 // integer, 64-bit); nbf and iat not after now + leeway; iss == expected_issuer when
 // expected_issuer is non-empty. `now` and `leeway` are seconds since the epoch / seconds.
 verified verify(std::string_view token, const key& k, std::int64_t now,
+                std::string_view expected_issuer, std::int64_t leeway = 0);
+
+// Key rotation: one key that signs and any number of retired ones that still verify, all
+// of one algorithm, each named by its kid. A token is checked with the key its header's kid
+// names (a token without kid: the key with an empty kid, else the signing key), so tokens
+// signed before a rotation keep working until they expire, and a kid never changes the
+// algorithm. With one key only, verification is exactly verify(token, key).
+//
+//   jwt::keyring ring(jwt::key::hmac(new_secret, "2026-12"), {jwt::key::hmac(old_secret)});
+//   auto v = jwt::verify(token, ring, now, issuer);
+class keyring {
+ public:
+  // Throws std::invalid_argument when a key has another algorithm than the signing key,
+  // when two keys share a kid, or when the signing key cannot sign.
+  explicit keyring(key signing, std::vector<key> retired = {});
+
+  const key& signing() const { return keys_.front(); }
+  const std::vector<key>& keys() const { return keys_; }  // the signing key first
+  // The key to check `token` with; nullptr when its kid names none of them.
+  const key* select(std::string_view token) const;
+  // {"keys":[…]}: the public JWK of every asymmetric key still accepted; empty for HS256.
+  Json::Value jwks() const;
+
+ private:
+  std::vector<key> keys_;
+};
+
+// verify() with the key the token's kid selects; an unknown kid is kid_mismatch.
+verified verify(std::string_view token, const keyring& ring, std::int64_t now,
                 std::string_view expected_issuer, std::int64_t leeway = 0);
 
 struct decoded {

@@ -62,6 +62,9 @@ namespace cartgate {
     "Invalid parameter(s): others. Use others=true to end every other session.", false)               \
   /* Refresh tokens. */                                                                              \
   X(refresh_missing, 400, "cocart_jwt_auth_missing_refresh_token", "Refresh token is required.", false) \
+  /* A refresh token in the URL would land in access logs: refused, never read. */                 \
+  X(refresh_in_query, 400, "rest_invalid_param",                                                      \
+    "Invalid parameter(s): refresh_token. Send it in the request body, never in the URL.", false)      \
   X(refresh_unknown, 401, "cocart_authentication_error", "Invalid refresh token.", false)             \
   X(refresh_expired, 401, "cocart_authentication_error", "Refresh token expired.", false)             \
   X(refresh_reused, 401, "cocart_jwt_auth_refresh_token_reused",                                      \

@@ -232,9 +232,17 @@ void append_head(std::string& out, std::string_view lead, const response& res, b
   append_header_lines(out, res);
 }
 
+bool safe_header_line(const header& h) {
+  auto clean = [](std::string_view s) { return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos; };
+  return !h.name.empty() && clean(h.name) && clean(h.value);
+}
+
 void append_header_lines(std::string& out, const response& res) {
   out += "Cache-Control: no-store\r\n";
   for (auto& h : res.headers) {
+    // A CR or LF would end the line early and let a value (a login, a plugin's header)
+    // write headers of its own, or a body: such a header is never written.
+    if (!safe_header_line(h)) continue;
     out += h.name;
     out += ": ";
     out += h.value;

@@ -91,7 +91,11 @@ bool has_body(int status);
 void append_head(std::string& out, std::string_view lead, const response& res, bool length);
 
 // The header lines every answer carries, whatever the transport: Cache-Control: no-store
-// and the response's own headers, each ending in CRLF.
+// and the response's own headers, each ending in CRLF. A header whose name or value holds
+// CR, LF or NUL (see safe_header_line) is left out: no value can split the answer.
 void append_header_lines(std::string& out, const response& res);
+
+// False when the header's name is empty or its name or value holds CR, LF or NUL.
+bool safe_header_line(const header& h);
 
 }  // namespace cartgate::http

@@ -1,5 +1,8 @@
 #include "infra/config.h"
 
+#include <sys/stat.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -23,6 +26,10 @@ void take(const toml::table& t, const char* section, const char* key, T& out) {
   if constexpr (std::is_same_v<T, std::string>) {
     auto v = node.template value<std::string>();
     if (!v) throw config_error(std::string(section) + "." + key + " must be a string");
+    out = *v;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    auto v = node.template value<bool>();
+    if (!v) throw config_error(std::string(section) + "." + key + " must be true or false");
     out = *v;
   } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
     auto* arr = node.as_array();
@@ -52,6 +59,8 @@ const std::vector<config_key_doc>& config_keys() {
       {"server.socket", "/run/cartgate/cartgate.sock", "FastCGI unix socket nginx connects to (env CARTGATE_SOCKET)."},
       {"server.auth_socket", "", "Internal HTTP unix socket: nginx's auth subrequest (kept-alive connections) and the storefront's cookie → token requests; empty = beside server.socket as NAME-auth.sock; off = none."},
       {"server.socket_mode", "0660", "Permissions of the socket files (octal)."},
+      {"server.socket_group", "", "Group given to the socket files: one only nginx's user is in (e.g. cartgate-web); empty = cartgate's own group."},
+      {"server.auth_socket_group", "", "Group of the auth socket when it must differ (PHP-FPM's group, for cookie → token); empty = server.socket_group."},
       {"server.workers", "0", "Worker processes; 0 = number of cores."},
       {"server.threads", "8", "Threads per worker process for requests that may wait (login, refresh, two-factor, database reads)."},
       {"server.io_threads", "1", "Event-loop threads per worker process: FastCGI connections, and token checks answered from memory."},
@@ -61,7 +70,8 @@ const std::vector<config_key_doc>& config_keys() {
       {"jwt.secret_file", "", "File holding the HS256 secret, at least 32 bytes (env CARTGATE_JWT_SECRET)."},
       {"jwt.private_key_file", "", "PEM private key for RS256/ES256."},
       {"jwt.public_key_file", "", "PEM public key for RS256/ES256 (derived from the private key when empty)."},
-      {"jwt.kid", "", "Key id in the header and JWKS; empty = RFC 7638 thumbprint."},
+      {"jwt.kid", "", "Key id in the header and JWKS; empty = RFC 7638 thumbprint. HS256: written once jwt.retired_keys is set, and then required."},
+      {"jwt.retired_keys", "[]", "Keys that still verify tokens but never sign, as \"KID=FILE\" strings: an HS256 secret file (KID empty for tokens without kid) or an RS256/ES256 PEM public key; docs/key-rotation.md."},
       {"password.argon2_memory_kib", "19456", "argon2id memory cost per hash, KiB."},
       {"password.argon2_iterations", "2", "argon2id time cost."},
       {"password.argon2_parallelism", "1", "argon2id lanes."},
@@ -73,6 +83,7 @@ const std::vector<config_key_doc>& config_keys() {
       {"mail.from", "cartgate@localhost", "From address of outgoing mail."},
       {"mail.username", "", "SMTP user name, if the server wants one."},
       {"mail.password_file", "", "File holding the SMTP password (env CARTGATE_SMTP_PASSWORD)."},
+      {"mail.allow_plaintext", "false", "Send mail to an SMTP server off this machine without TLS; false requires smtps:// or STARTTLS unless the host is loopback."},
       {"geo.ipv4_file", "/usr/share/tor/geoip", "tor-geoipdb IPv4 ranges."},
       {"geo.ipv6_file", "/usr/share/tor/geoip6", "tor-geoipdb IPv6 ranges."},
       {"geo.mmdb_file", "", "MaxMind .mmdb country database; used instead of the tor files when set."},
@@ -90,6 +101,21 @@ const std::vector<config_key_doc>& config_keys() {
       {"wordpress.table_prefix", "wp_", "WordPress's $table_prefix (the base prefix on multisite)."},
   };
   return keys;
+}
+
+void check_secret_file_mode(const std::string& key, const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw config_error("config: " + key + ": cannot read secret file " + path);
+  if ((st.st_mode & (S_IROTH | S_IWOTH)) == 0) return;
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  throw config_error("config: " + key + ": secret file " + path + " is readable or writable by others (mode " +
+                     mode + "); fix it with: chmod 600 " + path + " (or 640 with a group)");
+}
+
+std::string read_secret_file(const std::string& key, const std::string& path) {
+  check_secret_file_mode(key, path);
+  return read_secret_file(path);
 }
 
 std::string read_secret_file(const std::string& path) {
@@ -132,6 +158,8 @@ config config::from_toml(const std::string& text) {
   take(t, "server", "socket", c.socket_path);
   take(t, "server", "auth_socket", c.auth_socket_setting);
   take(t, "server", "socket_mode", c.socket_mode);
+  take(t, "server", "socket_group", c.socket_group);
+  take(t, "server", "auth_socket_group", c.auth_socket_group_setting);
   take(t, "server", "workers", c.workers);
   take(t, "server", "threads", c.threads);
   take(t, "server", "io_threads", c.io_threads);
@@ -143,6 +171,7 @@ config config::from_toml(const std::string& text) {
   take(t, "jwt", "private_key_file", c.private_key_file);
   take(t, "jwt", "public_key_file", c.public_key_file);
   take(t, "jwt", "kid", c.kid);
+  take(t, "jwt", "retired_keys", c.retired_keys);
   take(t, "password", "argon2_memory_kib", c.argon2_memory_kib);
   take(t, "password", "argon2_iterations", c.argon2_iterations);
   take(t, "password", "argon2_parallelism", c.argon2_parallelism);
@@ -154,6 +183,7 @@ config config::from_toml(const std::string& text) {
   take(t, "mail", "from", c.mail_from);
   take(t, "mail", "username", c.smtp_username);
   take(t, "mail", "password_file", smtp_password_file);
+  take(t, "mail", "allow_plaintext", c.smtp_allow_plaintext);
   take(t, "geo", "ipv4_file", c.geoip_v4_file);
   take(t, "geo", "ipv6_file", c.geoip_v6_file);
   take(t, "geo", "mmdb_file", c.mmdb_file);
@@ -169,16 +199,22 @@ config config::from_toml(const std::string& text) {
   take(t, "wordpress", "user", c.wordpress_user);
   take(t, "wordpress", "password_file", wordpress_password_file);
   take(t, "wordpress", "table_prefix", c.wordpress_table_prefix);
-  if (!secret_file.empty()) c.secret = read_secret_file(secret_file);
-  if (!key_file.empty()) c.encryption_key_hex = read_secret_file(key_file);
+  // Every file holding a secret must be closed to "others": a key any local account can
+  // read (or replace) is no secret. A group may read one (the storefront key is shared
+  // with PHP-FPM's group on purpose).
+  if (!secret_file.empty()) c.secret = read_secret_file("jwt.secret_file", secret_file);
+  if (!c.private_key_file.empty()) check_secret_file_mode("jwt.private_key_file", c.private_key_file);
+  if (!key_file.empty()) c.encryption_key_hex = read_secret_file("secrets.encryption_key_file", key_file);
   if (!storefront_key_file.empty()) {
-    c.storefront_key = read_secret_file(storefront_key_file);
+    c.storefront_key = read_secret_file("secrets.storefront_key_file", storefront_key_file);
     if (c.storefront_key.size() < request_signature::min_key_bytes) {
       throw config_error("config: secrets.storefront_key_file must hold at least 32 bytes (openssl rand -hex 32)");
     }
   }
-  if (!smtp_password_file.empty()) c.smtp_password = read_secret_file(smtp_password_file);
-  if (!wordpress_password_file.empty()) c.wordpress_password = read_secret_file(wordpress_password_file);
+  if (!smtp_password_file.empty()) c.smtp_password = read_secret_file("mail.password_file", smtp_password_file);
+  if (!wordpress_password_file.empty()) {
+    c.wordpress_password = read_secret_file("wordpress.password_file", wordpress_password_file);
+  }
   if (c.wordpress_port < 1 || c.wordpress_port > 65535) throw config_error("config: wordpress.port must be 1..65535");
   if (c.listen_heartbeat_ms < 10 || c.listen_heartbeat_ms > 60000) {
     throw config_error("config: database.listen_heartbeat_ms must be 10..60000");

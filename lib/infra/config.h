@@ -38,6 +38,8 @@ struct config {
   std::string socket_path = "/run/cartgate/cartgate.sock";
   std::string auth_socket_setting;  // "", "off" or a path: see auth_socket()
   std::string socket_mode = "0660";
+  std::string socket_group;            // group of the socket files; "" = the process's own
+  std::string auth_socket_group_setting;  // "" = socket_group: see auth_socket_group()
   int workers = 0;  // 0 = number of cores
   int threads = 8;     // threads per worker process for requests that may wait
   int io_threads = 1;  // event-loop threads per worker process
@@ -49,6 +51,10 @@ struct config {
   std::string private_key_file;
   std::string public_key_file;
   std::string kid;
+  // Keys that still verify but never sign (key rotation), "KID=FILE" each: an HS256
+  // secret file, or a PEM public key for RS256/ES256. An empty KID names an HS256 key
+  // whose tokens carry no kid.
+  std::vector<std::string> retired_keys;
   // [password]
   std::uint32_t argon2_memory_kib = 19456;
   std::uint32_t argon2_iterations = 2;
@@ -63,6 +69,7 @@ struct config {
   std::string mail_from = "cartgate@localhost";
   std::string smtp_username;
   std::string smtp_password;
+  bool smtp_allow_plaintext = false;  // clear-text SMTP to a server that is not loopback
   // [geo]
   std::string geoip_v4_file = "/usr/share/tor/geoip";
   std::string geoip_v6_file = "/usr/share/tor/geoip6";
@@ -91,8 +98,18 @@ struct config {
   // The HTTP socket of the auth subrequest: server.auth_socket, or beside server.socket
   // (cartgate.sock → cartgate-auth.sock) when that is empty; "" when it is "off".
   std::string auth_socket() const;
+  // Group of the auth socket: server.auth_socket_group, else server.socket_group.
+  std::string auth_socket_group() const {
+    return auth_socket_group_setting.empty() ? socket_group : auth_socket_group_setting;
+  }
 };
 
 std::string read_secret_file(const std::string& path);
+
+// Throws config_error, one line naming the key, the file and the fix (chmod 600), when
+// the file is readable or writable by "others" or cannot be found.
+void check_secret_file_mode(const std::string& key, const std::string& path);
+// check_secret_file_mode, then read_secret_file.
+std::string read_secret_file(const std::string& key, const std::string& path);
 
 }  // namespace cartgate

@@ -1,5 +1,6 @@
 #include "infra/mailer.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
@@ -132,7 +133,33 @@ void ensure_curl() {
   if (rc != CURLE_OK) throw std::runtime_error("curl_global_init failed");
 }
 
+// The host of an smtp:// or smtps:// URL, as libcurl will read it; "" when unparsable.
+std::string url_host(const std::string& url) {
+  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), &curl_url_cleanup);
+  if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return {};
+  char* host = nullptr;
+  if (curl_url_get(u.get(), CURLUPART_HOST, &host, 0) != CURLUE_OK || !host) return {};
+  std::string out(host);
+  curl_free(host);
+  return out;
+}
+
 }  // namespace
+
+bool is_loopback_host(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host == "localhost") return true;
+  std::string h(host);
+  in_addr v4{};
+  if (inet_pton(AF_INET, h.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, h.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+bool requires_tls(const smtp_settings& settings) {
+  if (!settings.username.empty()) return true;
+  return !settings.allow_plaintext && !is_loopback_host(url_host(settings.url));
+}
 
 std::string render(const message& msg, std::int64_t unix_time) {
   if (has_line_break(msg.from) || has_line_break(msg.to) || has_line_break(msg.subject)) {
@@ -184,10 +211,10 @@ send_result send(const smtp_settings& settings, const message& msg) {
   if (!settings.username.empty()) {
     curl_easy_setopt(h, CURLOPT_USERNAME, settings.username.c_str());
     curl_easy_setopt(h, CURLOPT_PASSWORD, settings.password.c_str());
-    curl_easy_setopt(h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
-  } else {
-    curl_easy_setopt(h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_TRY));
   }
+  // A code mailed in clear text to another machine could be read on the way.
+  const long tls = requires_tls(settings) ? CURLUSESSL_ALL : CURLUSESSL_TRY;
+  curl_easy_setopt(h, CURLOPT_USE_SSL, tls);
   curl_easy_setopt(h, CURLOPT_MAIL_FROM, from_addr.c_str());
   curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpt.get());
   curl_easy_setopt(h, CURLOPT_READFUNCTION, &read_upload);

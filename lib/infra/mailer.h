@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace cartgate::mail {
 
@@ -26,7 +27,18 @@ struct smtp_settings {
   // password never crosses the network in clear; without one STARTTLS is used if offered.
   std::string username, password;
   long timeout_ms = 5000;  // bounds connect and the whole exchange
+  // A server that is not on this machine gets mail (two-factor codes) over TLS only:
+  // smtps://, or STARTTLS on smtp:// that must succeed. True lets such a server be spoken
+  // to in clear text (mail.allow_plaintext, for a relay on a trusted private network).
+  bool allow_plaintext = false;
 };
+
+// True when send() insists on TLS: a username is set, or the URL's host is not a
+// loopback address (localhost, 127.0.0.0/8, ::1) and allow_plaintext is false.
+bool requires_tls(const smtp_settings& settings);
+
+// True for localhost, 127.0.0.0/8 and ::1 (with or without brackets).
+bool is_loopback_host(std::string_view host);
 
 struct send_result {
   bool ok = false;

@@ -40,7 +40,7 @@ const std::vector<option_def>& option_table() {
       {"jwt.refresh_ttl", option_type::integer, "2592000", 60, 3650 * day,
        "Lifetime of a refresh token (and of its session), in seconds."},
       {"jwt.max_sessions", option_type::integer, "5", -1, 1000,
-       "Sessions per user; the oldest is evicted past it. -1 means unlimited."},
+       "Sessions per user; the oldest is evicted past it. -1 means unlimited; 0 is refused."},
       {"jwt.bind_ip", option_type::boolean, "true", 0, 0,
        "Reject an access token presented from another client IP than it was issued to."},
       {"jwt.bind_device", option_type::boolean, "true", 0, 0,
@@ -116,6 +116,9 @@ std::string validate_option(std::string_view key, std::string_view raw) {
         throw bad("must be between " + std::to_string(def->min) + " and " +
                   std::to_string(def->max));
       }
+      // Zero sessions per user would let nobody log in, and was read as "unlimited":
+      // neither is what anyone means by it. Unlimited is spelled -1.
+      if (n == 0 && key == "jwt.max_sessions") throw bad("0 is not allowed; use -1 for unlimited");
       return std::to_string(n);
     }
     case option_type::text:

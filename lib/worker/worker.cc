@@ -50,6 +50,7 @@ worker::worker(config cfg)
     smtp.url = cfg_.smtp_url;
     smtp.username = cfg_.smtp_username;
     smtp.password = cfg_.smtp_password;
+    smtp.allow_plaintext = cfg_.smtp_allow_plaintext;
     outbox_ = std::make_unique<outbox>(pool_, twofactor_keys_->box, smtp, cfg_.mail_from);
   }
   password::argon2_params argon2{cfg_.argon2_memory_kib, cfg_.argon2_iterations, cfg_.argon2_parallelism};

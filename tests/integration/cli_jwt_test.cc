@@ -89,6 +89,28 @@ TEST(JwtCreate, IpFlagBindsClientIp) {
   EXPECT_TRUE(is_bearer_failure(validate(s.access)));
 }
 
+TEST(JwtCreate, IpFlagIsNormalisedToTheFormRequestsAreComparedIn) {
+  limits_lifted lifted;
+  auto mapped = cli_jwt_create(make_user(), {"--ip=::ffff:192.0.2.11"});
+  EXPECT_EQ(token_payload(mapped.access)["data"]["user"]["ip"].asString(), "192.0.2.11");
+  http_options from;
+  from.forwarded_for = "192.0.2.11";
+  EXPECT_EQ(validate(mapped.access, from).status, 200);
+
+  auto v6 = cli_jwt_create(make_user(), {"--ip=2001:DB8:0:0::A"});
+  EXPECT_EQ(token_payload(v6.access)["data"]["user"]["ip"].asString(), "2001:db8::a");
+  from.forwarded_for = "2001:db8::a";
+  EXPECT_EQ(validate(v6.access, from).status, 200);
+}
+
+TEST(JwtCreate, IpFlagThatIsNoAddressIsRefused) {
+  auto u = make_user();
+  auto r = cli({"jwt", "create", "--user=" + u.login, "--ip=192.0.2.300"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("not an IP address"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
 // ---- list and view -----------------------------------------------------------------
 
 TEST(JwtList, ShowsTheSessionWithItsUser) {

@@ -70,6 +70,24 @@ TEST(RefreshRotation, MissingTokenIs400) {
   EXPECT_TRUE(is_error(post_json(refresh_path, empty), 400, "cocart_jwt_auth_missing_refresh_token"));
 }
 
+TEST(RefreshRotation, TokenInQueryStringIsRefusedAndNotRotated) {
+  limits_lifted lifted;
+  auto s = login_ok(make_user());
+  // Only in the URL, and in the URL beside a body: refused both times, never read.
+  http_options o;
+  o.method = "POST";
+  auto only_query = http(std::string(refresh_path) + "?refresh_token=" + s.refresh, o);
+  EXPECT_TRUE(is_error(only_query, 400, "rest_invalid_param")) << only_query.body;
+  EXPECT_NE(only_query.json()["message"].asString().find("request body"), std::string::npos) << only_query.body;
+  EXPECT_EQ(only_query.json()["message"].asString().find('\n'), std::string::npos);
+  Json::Value body;
+  body["refresh_token"] = s.refresh;
+  auto both = post_json(std::string(refresh_path) + "?refresh_token=" + s.refresh, body);
+  EXPECT_TRUE(is_error(both, 400, "rest_invalid_param")) << both.body;
+  // The token was not used: it still rotates from the body.
+  EXPECT_EQ(refresh(s.refresh).status, 200);
+}
+
 TEST(RefreshRotation, UnknownTokenIs401InvalidRefreshToken) {
   limits_lifted lifted;
   for (std::string t : {std::string(128, 'a'), std::string("short"), std::string(128, 'Z')}) {

@@ -34,6 +34,7 @@ key_pair make_key_pair(const std::string& alg, const fs::path& dir, const std::s
     openssl({"genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", k.private_pem});
   }
   openssl({"pkey", "-in", k.private_pem, "-pubout", "-out", k.public_pem});
+  fs::permissions(k.private_pem, fs::perms::owner_read | fs::perms::owner_write);  // cartgate refuses others'
   return k;
 }
 

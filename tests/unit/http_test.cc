@@ -102,5 +102,23 @@ TEST(Http, EveryAnswerCarriesNoStoreAndItsOwnHeadersInOrder) {
             "X-RateLimit-Limit: 2\r\n");
 }
 
+TEST(Http, HeaderWithCrOrLfInValueOrNameIsNeverWritten) {
+  response res;
+  res.set_header("X-Cartgate-User-Login", "eve\r\nSet-Cookie: stolen=1");
+  res.set_header("X-A", "line\nbreak");
+  res.set_header("X-B", "carriage\rreturn");
+  res.set_header("X-C", std::string("nul\0byte", 8));
+  res.set_header("X-Bad\r\nName", "v");
+  res.set_header("X-Kept", "fine");
+  std::string out;
+  append_header_lines(out, res);
+  EXPECT_EQ(out, "Cache-Control: no-store\r\nX-Kept: fine\r\n");
+  std::string head;
+  append_head(head, "HTTP/1.1 ", res, true);
+  EXPECT_EQ(head.find("Set-Cookie"), std::string::npos) << head;
+  EXPECT_FALSE(safe_header_line({"X-A", "a\nb"}));
+  EXPECT_TRUE(safe_header_line({"X-A", "a b"}));
+}
+
 }  // namespace
 }  // namespace cartgate::http

@@ -911,4 +911,69 @@ TEST_P(JwtJwksInterop, PublicJwkVerifiesInPyJwtAndKidIsItsThumbprint) {
   EXPECT_EQ(thumb.output, k.kid());
 }
 
+// ---- key rotation: a keyring -------------------------------------------------------------
+
+const std::string hs_secret_new = "fedcba9876543210fedcba9876543210-cartgate-rotated-key";
+
+Json::Value header_of(const std::string& token) {
+  Json::Value h;
+  Json::Reader().parse(b64::decode(segment(token, 0)).value(), h);
+  return h;
+}
+
+TEST(JwtKeyring, HmacWithKidWritesItInTheHeader) {
+  EXPECT_FALSE(header_of(sign(cocart_claims(t0), key::hmac(hs_secret))).isMember("kid"));
+  EXPECT_EQ(header_of(sign(cocart_claims(t0), key::hmac(hs_secret_new, "2026-12")))["kid"].asString(), "2026-12");
+}
+
+TEST(JwtKeyring, TokensOfARetiredHs256KeyVerifyUntilTheyExpire) {
+  const key old_key = key::hmac(hs_secret);  // tokens before the rotation carry no kid
+  const key new_key = key::hmac(hs_secret_new, "2026-12");
+  const std::string before = sign(cocart_claims(t0), old_key);
+  const std::string after = sign(cocart_claims(t0), new_key);
+  const keyring ring(new_key, {old_key});
+  EXPECT_EQ(verify(before, ring, t0 + 1, issuer).why, reason::ok);
+  EXPECT_EQ(verify(after, ring, t0 + 1, issuer).why, reason::ok);
+  EXPECT_EQ(verify(before, ring, t0 + 864000, issuer).why, reason::expired);
+  // The signing key is the new one.
+  EXPECT_EQ(ring.signing().kid(), "2026-12");
+  // Once retired for good, the old tokens stop.
+  EXPECT_EQ(verify(before, keyring(new_key), t0 + 1, issuer).why, reason::bad_signature);
+}
+
+TEST(JwtKeyring, KidSelectsTheKeyAndAnUnknownKidIsRefused) {
+  const key a = key::hmac(hs_secret, "a");
+  const key b = key::hmac(hs_secret_new, "b");
+  const keyring ring(b, {a});
+  // Signed by a's secret but naming b: checked with b, so the signature fails.
+  std::string forged = hs256_token(R"({"typ":"JWT","alg":"HS256","kid":"b"})", compact(cocart_claims(t0)), hs_secret);
+  EXPECT_EQ(verify(forged, ring, t0 + 1, issuer).why, reason::bad_signature);
+  std::string unknown = hs256_token(R"({"typ":"JWT","alg":"HS256","kid":"c"})", compact(cocart_claims(t0)), hs_secret);
+  EXPECT_EQ(verify(unknown, ring, t0 + 1, issuer).why, reason::kid_mismatch);
+  // No kid and no key without kid: the signing key checks it.
+  std::string bare = hs256_token(R"({"typ":"JWT","alg":"HS256"})", compact(cocart_claims(t0)), hs_secret_new);
+  EXPECT_EQ(verify(bare, ring, t0 + 1, issuer).why, reason::ok);
+}
+
+TEST(JwtKeyring, RetiredAsymmetricKeysVerifyAndAreAllInTheJwks) {
+  const key signing = make_key(algorithm::es256);
+  const pem_pair old_pair = generate("P-256");
+  const key old_signer = key::from_pem(algorithm::es256, old_pair.private_pem, old_pair.public_pem);
+  const key old_public = key::from_pem(algorithm::es256, {}, old_pair.public_pem);
+  const keyring ring(signing, {old_public});
+  EXPECT_EQ(verify(sign(cocart_claims(t0), old_signer), ring, t0 + 1, issuer).why, reason::ok);
+  EXPECT_EQ(verify(sign(cocart_claims(t0), signing), ring, t0 + 1, issuer).why, reason::ok);
+  auto jwks = ring.jwks();
+  ASSERT_EQ(jwks["keys"].size(), 2u);
+  EXPECT_EQ(jwks["keys"][0]["kid"].asString(), signing.kid());
+  EXPECT_EQ(jwks["keys"][1]["kid"].asString(), old_public.kid());
+  EXPECT_EQ(keyring(key::hmac(hs_secret_new, "b"), {key::hmac(hs_secret)}).jwks()["keys"].size(), 0u);
+}
+
+TEST(JwtKeyring, MixedAlgorithmsSharedKidsAndVerifyOnlySigningKeysAreRefused) {
+  EXPECT_THROW(keyring(key::hmac(hs_secret_new, "b"), {make_key(algorithm::rs256)}), std::invalid_argument);
+  EXPECT_THROW(keyring(key::hmac(hs_secret_new, "b"), {key::hmac(hs_secret, "b")}), std::invalid_argument);
+  EXPECT_THROW(keyring(key::from_pem(algorithm::es256, {}, ec_pair().public_pem)), std::invalid_argument);
+}
+
 }  // namespace

@@ -252,6 +252,27 @@ TEST(Mailer, NonMailUrlIsRefused) {
   EXPECT_FALSE(send(s, kCodeMail).ok);
 }
 
+TEST(Mailer, ServerOffThisMachineRequiresTlsUnlessPlaintextIsAllowed) {
+  smtp_settings s;
+  for (const char* url : {"smtp://127.0.0.1:2525", "smtp://localhost", "smtp://127.8.9.10:25", "smtp://[::1]:25"}) {
+    s.url = url;
+    EXPECT_FALSE(requires_tls(s)) << url;
+  }
+  for (const char* url : {"smtp://mail.example.com:587", "smtp://10.0.0.5", "smtp://[2001:db8::1]:25",
+                          "smtp://128.0.0.1", "smtp://localhost.example.com", "not a url"}) {
+    s.url = url;
+    EXPECT_TRUE(requires_tls(s)) << url;
+  }
+  s.url = "smtp://mail.example.com:587";
+  s.allow_plaintext = true;
+  EXPECT_FALSE(requires_tls(s));
+  // A password is never sent in clear, whatever the server and the setting.
+  s.username = "cartgate";
+  EXPECT_TRUE(requires_tls(s));
+  s.url = "smtp://127.0.0.1:2525";
+  EXPECT_TRUE(requires_tls(s));
+}
+
 TEST(MailerRender, ProducesRfc5322HeadersWithCrlf) {
   // 2009-02-13 23:31:30 UTC was a Friday.
   const std::string text = render(kCodeMail, 1234567890);

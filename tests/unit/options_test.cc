@@ -41,6 +41,18 @@ TEST(Options, ValuesAreCanonicalised) {
   EXPECT_EQ(validate_option("site.timezone", "Europe/Berlin"), "Europe/Berlin");
 }
 
+TEST(Options, MaxSessionsZeroIsRefusedAndMinusOneIsUnlimited) {
+  EXPECT_THROW(validate_option("jwt.max_sessions", "0"), option_error);
+  EXPECT_THROW(policy::from_values({{"jwt.max_sessions", "0"}}), option_error);
+  EXPECT_EQ(validate_option("jwt.max_sessions", "-1"), "-1");
+  EXPECT_EQ(validate_option("jwt.max_sessions", "1"), "1");
+  try {
+    validate_option("jwt.max_sessions", "0");
+  } catch (const option_error& e) {
+    EXPECT_NE(std::string(e.what()).find("-1"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Options, BadValuesAreRefusedWithTheKeyInTheMessage) {
   struct bad {
     const char* key;
