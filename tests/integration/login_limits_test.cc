@@ -1,7 +1,8 @@
 // The login rate limit under pressure, through nginx: concurrent wrong passwords and
 // wrong two-factor codes (each attempt counted before any password work), the bucket
 // of a tried identifier kept apart from the account with that id, IPv6 clients counted
-// by their /64 and IPv4 clients by address.
+// by their /64 and IPv4 clients by address, and a login flood that leaves refresh and
+// validate-token answering.
 #include <algorithm>
 #include <atomic>
 #include <functional>
@@ -149,6 +150,66 @@ TEST_F(LoginLimits, Ipv4ClientsAreCountedByAddress) {
   EXPECT_EQ(login_from(u.login, u.password, limited_ip).status, 429);
   auto neighbour = login_from(u.login, u.password, prefix + "11");
   EXPECT_EQ(neighbour.status, 200) << "the next IPv4 address is another client: " << neighbour.body;
+}
+
+// ---- a login flood ----------------------------------------------------------------
+
+// Pool B with one worker, one argon2 slot and a short login queue: a flood of logins
+// fills it at once, and refresh and validate-token still answer, from the threads
+// logins never take. Before, logins queued ahead of everything else on the same threads
+// (each holding one up to password.wait_ms for its slot), so a refresh waited behind the
+// whole flood; the probes give up after kProbeTimeoutMs, far more than they need here.
+constexpr long kProbeTimeoutMs = 8000;
+
+TEST_F(LoginLimits, RefreshAndValidateTokenAnswerWhileALoginFloodRuns) {
+  pool_b b;
+  b.start(1, "[password]\nmax_concurrent = 1\nqueue_max = 4\n");
+  struct probe {
+    std::string ip;
+    session_tokens tokens;
+  };
+  std::vector<probe> probes;
+  for (int i = 0; i < 3; ++i) {
+    auto u = make_user();
+    http_options o;
+    o.forwarded_for = fresh_v4();
+    o.port = pool_b::port();
+    probes.push_back({o.forwarded_for, login_ok(u, o)});
+  }
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> busy_with_retry_after{0}, floods{0};
+  std::vector<std::future<void>> flood;
+  for (int i = 0; i < 64; ++i) {
+    flood.push_back(std::async(std::launch::async, [&] {
+      while (!stop) {
+        // Unknown names from addresses of their own: argon2 against the dummy hash, and
+        // no rate limit in the way.
+        auto r = login_from(unique_name("flood"), "whatever", fresh_v4(), Json::Value(Json::objectValue),
+                            pool_b::port());
+        ++floods;
+        if (is_error(r, 503, "cocart_service_unavailable") && !r.header("Retry-After").empty()) ++busy_with_retry_after;
+      }
+    }));
+  }
+  ASSERT_TRUE(eventually([&] { return busy_with_retry_after.load() > 0; }, std::chrono::milliseconds(20000)))
+      << "the flood overflows the login queue: 503 with Retry-After";
+
+  int before = floods.load();
+  for (auto& p : probes) {
+    http_options o;
+    o.forwarded_for = p.ip;
+    o.port = pool_b::port();
+    o.timeout_ms = kProbeTimeoutMs;
+    auto v = validate(p.tokens.access, o);
+    EXPECT_EQ(v.status, 200) << v.error << v.body;
+    auto r = refresh(p.tokens.refresh, o);
+    EXPECT_EQ(r.status, 200) << r.error << r.body;
+  }
+  int after = floods.load();
+  stop = true;
+  for (auto& f : flood) f.get();
+  EXPECT_GT(after, before) << "the flood was still being answered while the probes ran";
 }
 
 }  // namespace
