@@ -2,7 +2,7 @@
 
 namespace cartgate {
 
-blocking_pool::blocking_pool(int threads) {
+blocking_pool::blocking_pool(int threads, std::size_t queue_max) : queue_max_(queue_max) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
 }
 
@@ -14,6 +14,16 @@ void blocking_pool::submit(std::function<void()> job) {
     queue_.push_back(std::move(job));
   }
   cv_.notify_one();
+}
+
+bool blocking_pool::try_submit(std::function<void()> job) {
+  {
+    std::lock_guard lock(mu_);
+    if (queue_max_ > 0 && queue_.size() >= queue_max_) return false;
+    queue_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+  return true;
 }
 
 void blocking_pool::stop() {

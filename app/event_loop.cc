@@ -91,8 +91,10 @@ struct connection {
 };
 
 struct loop {
-  loop(api::services& s, int listen, int auth_listen, blocking_pool& b)
-      : svc(s), listen_fd(listen), auth_fd(auth_listen), blocking(b) {}
+  loop(api::services& s, int listen, int auth_listen, blocking_pool& b, blocking_pool& logins,
+       std::chrono::milliseconds login_wait)
+      : svc(s), listen_fd(listen), auth_fd(auth_listen), blocking(b), password_lane(logins),
+        password_wait(login_wait) {}
 
   void run(const volatile std::sig_atomic_t* drain);
   void post(answer a);
@@ -101,6 +103,8 @@ struct loop {
   int listen_fd;  // FastCGI
   int auth_fd;    // HTTP: the auth subrequest and the storefront; -1 when not configured
   blocking_pool& blocking;
+  blocking_pool& password_lane;             // runs_on::password: logins
+  std::chrono::milliseconds password_wait;  // a login queued longer is answered busy
   int ep = -1;
   int wake_fd = -1;
   bool draining = false;
@@ -127,6 +131,7 @@ struct loop {
   void take_fastcgi_requests(connection& c);
   void take_http_requests(connection& c);
   void start_request(connection& c, const reply_to& to, http::request r);
+  bool hand_off(const reply_to& to, const api::route* rt, http::request r);
   void finish(connection& c, reply_to to, const http::response& res);
   void queue_out(connection& c, const std::string& bytes);
   void flush(connection& c);  // may close c
@@ -308,8 +313,31 @@ void loop::start_request(connection& c, const reply_to& to, http::request r) {
       // Needs PostgreSQL: on to a thread that may wait, as if it had never been tried.
     }
   }
-  ++pending_jobs;
-  blocking.submit([this, to, rt, r = std::move(r)]() mutable { post(answer{to, api::answer(svc, r, rt)}); });
+  if (!hand_off(to, rt, std::move(r))) {
+    metrics::add("cartgate_queue_full_total");
+    finish(c, to, to_response(failure(reason::busy)));
+  }
+}
+
+// To the blocking threads: logins to their own lane, the rest to the shared one. False
+// when that lane's queue is full (nothing was queued).
+bool loop::hand_off(const reply_to& to, const api::route* rt, http::request r) {
+  bool login = rt != nullptr && rt->runs == api::runs_on::password;
+  bool queued = false;
+  if (login) {
+    auto queued_at = std::chrono::steady_clock::now();
+    queued = password_lane.try_submit([this, to, rt, queued_at, r = std::move(r)]() mutable {
+      // A login that waited past password.wait_ms for a thread gets the 503 the argon2
+      // slot's wait would have given, without doing any of its work.
+      bool stale = std::chrono::steady_clock::now() - queued_at > password_wait;
+      if (stale) metrics::add("cartgate_password_busy_total");
+      post(answer{to, stale ? to_response(failure(reason::busy)) : api::answer(svc, r, rt)});
+    });
+  } else {
+    queued = blocking.try_submit([this, to, rt, r = std::move(r)]() mutable { post(answer{to, api::answer(svc, r, rt)}); });
+  }
+  if (queued) ++pending_jobs;
+  return queued;
 }
 
 void loop::finish(connection& c, reply_to to, const http::response& res) {
@@ -487,18 +515,30 @@ void loop::run(const volatile std::sig_atomic_t* drain) {
 
 }  // namespace
 
+front_options front_options::from(const config& cfg) {
+  front_options o;
+  o.io_threads = cfg.io_threads;
+  o.threads = cfg.threads;
+  o.queue_max = static_cast<std::size_t>(cfg.queue_max);
+  o.password_threads = cfg.argon2_max_concurrent;
+  o.password_queue_max = static_cast<std::size_t>(cfg.password_queue_max);
+  o.password_wait = std::chrono::milliseconds(cfg.argon2_wait_ms);
+  return o;
+}
+
 struct front::impl {
-  impl(api::services& svc, int listen_fd, int auth_fd, int io_threads, int blocking)
-      : pool(blocking) {
-    for (int i = 0; i < io_threads; ++i)
-      loops.push_back(std::make_unique<loop>(svc, listen_fd, auth_fd, pool));
+  impl(api::services& svc, int listen_fd, int auth_fd, const front_options& o)
+      : pool(o.threads, o.queue_max), logins(o.password_threads, o.password_queue_max) {
+    for (int i = 0; i < o.io_threads; ++i)
+      loops.push_back(std::make_unique<loop>(svc, listen_fd, auth_fd, pool, logins, o.password_wait));
   }
   blocking_pool pool;
+  blocking_pool logins;
   std::vector<std::unique_ptr<loop>> loops;
 };
 
-front::front(api::services& svc, int listen_fd, int auth_fd, int io_threads, int blocking_threads)
-    : impl_(new impl(svc, listen_fd, auth_fd, io_threads, blocking_threads)) {}
+front::front(api::services& svc, int listen_fd, int auth_fd, const front_options& options)
+    : impl_(new impl(svc, listen_fd, auth_fd, options)) {}
 
 front::~front() { delete impl_; }
 
@@ -511,6 +551,7 @@ void front::run(const volatile std::sig_atomic_t* drain) {
   for (auto& t : extra) t.join();
   // Every loop has seen all its answers, so the blocking threads are idle.
   impl_->pool.stop();
+  impl_->logins.stop();
 }
 
 }  // namespace cartgate

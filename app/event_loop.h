@@ -1,7 +1,7 @@
 // One worker process's FastCGI front: event loops that own nginx's connections, and a
 // few threads for the requests that may wait.
 //
-//   front front(worker.api(), listen_fd, auth_fd, cfg.io_threads, cfg.threads);
+//   front front(worker.api(), listen_fd, auth_fd, front_options::from(cfg));
 //   front.run(draining_flag);     // returns once a drain has finished
 //
 // Why an event loop. Every storefront request crosses this process once (the auth
@@ -16,7 +16,12 @@
 //
 // Requests that may wait (login's argon2, refresh rotation, anything that reads
 // PostgreSQL) go to the worker's blocking threads (blocking_pool.h); their answers come
-// back through an eventfd. Which routes may be tried in the loop is the route table's
+// back through an eventfd. Logins (runs_on::password) have threads of their own, as many
+// as argon2 slots, so a login takes a thread (and then a database connection) only when
+// it can hash at once, and a login flood never holds the threads refresh, logout and
+// first-sight token checks need. Both queues are bounded: a request past its queue's
+// bound, or a login that waited longer than password.wait_ms for its thread, is answered
+// 503 with Retry-After at once. Which routes may be tried in the loop is the route table's
 // word (api/routes.h, runs_on). A hot route is first tried in the loop under db::no_wait_scope: a session not
 // yet cached, or a rate limit to count, throws db::would_block before anything was done,
 // and the request moves to a blocking thread.
@@ -30,16 +35,30 @@
 // keep-alive has; nginx retries an idempotent request on a fresh connection.)
 #pragma once
 
+#include <chrono>
 #include <csignal>
+#include <cstddef>
 
 #include "api/services.h"
+#include "infra/config.h"
 
 namespace cartgate {
+
+// The sizes of a front: its event loops, and its two kinds of blocking threads.
+struct front_options {
+  int io_threads = 1;
+  int threads = 8;              // server.threads
+  std::size_t queue_max = 0;    // server.queue_max: requests waiting for one of them
+  int password_threads = 2;     // password.max_concurrent
+  std::size_t password_queue_max = 0;  // password.queue_max: logins waiting for one of those
+  std::chrono::milliseconds password_wait{2000};  // password.wait_ms
+  static front_options from(const config& cfg);
+};
 
 class front {
  public:
   // listen_fd: the FastCGI socket; auth_fd: the HTTP socket of the auth subrequest (or -1).
-  front(api::services& svc, int listen_fd, int auth_fd, int io_threads, int blocking_threads);
+  front(api::services& svc, int listen_fd, int auth_fd, const front_options& options);
   ~front();
   front(const front&) = delete;
   front& operator=(const front&) = delete;

@@ -107,7 +107,7 @@ int open_socket(const std::string& path, const config& cfg, const std::string& g
     w.start();
     log::info("worker_started", {{"generation", std::to_string(generation)}});
     {
-      front connections(w.api(), listen_fd, auth_fd, cfg.io_threads, cfg.threads);
+      front connections(w.api(), listen_fd, auth_fd, front_options::from(cfg));
       connections.run(&got_term);
     }
     w.stop();

@@ -17,7 +17,7 @@ const std::vector<route>& route_table() {
   static const std::vector<route> table = {
       {"GET", "/wp-json/cartgate/v1/health", "health", health},
       {"GET", "/metrics", "metrics", metrics},
-      {"POST", "/wp-json/cocart/v2/login", "login", login},
+      {"POST", "/wp-json/cocart/v2/login", "login", login, password},
       {"POST", "/wp-json/cocart/v2/logout", "logout", logout},
       {"POST", "/wp-json/cocart/jwt/refresh-token", "refresh_token", refresh_token},
       {"POST", "/wp-json/cocart/jwt/validate-token", "validate_token", validate_token, loop},

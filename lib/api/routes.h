@@ -27,8 +27,11 @@ using handler = http::response (*)(services&, http::request&);
 //            db::would_block (the loop runs it under a db::no_wait_scope) before it has
 //            done anything, and the request moves to a blocking thread, as if it had
 //            never been tried. Only for routes with no side effect before that access.
-//  blocking: on one of the worker's blocking threads (argon2, transactions).
-enum class runs_on { loop, blocking };
+//  blocking: on one of the worker's blocking threads (transactions).
+//  password: on one of the worker's login threads, as many as argon2 slots, with a queue
+//            of its own (password.queue_max): routes that hash a password, so a login
+//            flood waits there and never for the threads everything else uses.
+enum class runs_on { loop, blocking, password };
 
 // Which socket a route is answered on.
 //  site:     the FastCGI socket: whatever nginx passes on of the storefront's requests.

@@ -74,7 +74,7 @@ http::response validate_token(services& s, http::request& r) {
   rate_limit::verdict limit;
   if (p.validate_max >= 0) {
     limit = db::with_transaction(s.db, [&](pqxx::work& w) {
-      return rate_limit::hit(w, rate_limit::bucket("validate:ip", r.client_ip), p.validate_max,
+      return rate_limit::hit(w, rate_limit::bucket("validate:ip", rate_limit::ip_key(r.client_ip, p.ipv6_prefix)), p.validate_max,
                              p.validate_window, now);
     });
   }

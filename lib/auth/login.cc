@@ -55,23 +55,26 @@ void announce_login(const events::bus& bus, const login_outcome& out, const std:
 login_outcome login_pipeline::run(const login_attempt& a, const policy& p, std::int64_t now) const {
   const std::string& ip = a.req.client_ip;
 
-  // 1. Rate limit: failures per IP and per account. `account` is the user id when the
-  //    identifier names one, else the identifier itself.
+  // 1. Rate limit: this attempt takes its place in the IP and account buckets before any
+  //    password work (rules/rate_limit.h reserve_login), so concurrent attempts cannot all
+  //    pass; it is given back below unless the attempt turns out to be a failure.
   struct first_look {
     std::optional<user> found;
-    rate_limit::verdict limit;
+    rate_limit::login_reservation limit;
   };
   auto look = db::with_transaction(db, [&](pqxx::work& w) {
     first_look l;
     l.found = users::find_by_identifier(w, a.identifier);
-    l.limit = rate_limit::peek_login(w, p, ip, l.found ? std::to_string(l.found->id) : a.identifier, now);
+    std::string account = l.found ? rate_limit::login_user_bucket(l.found->id)
+                                  : rate_limit::login_name_bucket(a.identifier);
+    l.limit = rate_limit::reserve_login(w, p, rate_limit::login_ip_bucket(rate_limit::ip_key(ip, p.ipv6_prefix)),
+                                        account, now);
     return l;
   });
-  const std::string account = look.found ? std::to_string(look.found->id) : a.identifier;
-  auto limit_headers = rate_limit::headers(look.limit);
-  if (look.limit.limited) {
+  auto limit_headers = rate_limit::headers(look.limit.limit);
+  if (look.limit.limit.limited) {
     metrics::add("cartgate_logins_total{result=\"rate_limited\"}");
-    return denied(rate_limit::denial(look.limit, reason::login_rate_limited), limit_headers);
+    return denied(rate_limit::denial(look.limit.limit, reason::login_rate_limited), limit_headers);
   }
 
   // 2. Password, bounded per process: a flood waits briefly, then gets 503. No
@@ -81,7 +84,8 @@ login_outcome login_pipeline::run(const login_attempt& a, const policy& p, std::
     auto permit = slots.acquire(slot_wait);
     if (!permit) {
       metrics::add("cartgate_password_busy_total");
-      return denied(failure(reason::busy), limit_headers);
+      auto refunded = db::with_transaction(db, [&](pqxx::work& w) { return rate_limit::refund_login(w, look.limit); });
+      return denied(failure(reason::busy), rate_limit::headers(refunded));
     }
     // Every path costs one hash of each scheme (argon2id, bcrypt, phpass), real or dummy,
     // so timing reveals neither whether the account exists nor how it was imported.
@@ -107,9 +111,11 @@ login_outcome login_pipeline::run(const login_attempt& a, const policy& p, std::
     if (!u) {
       metrics::add("cartgate_logins_total{result=\"failed\"}");
       audit::record(w, "login_failed", look.found ? look.found->id : 0, "", ip, Json::Value(Json::objectValue));
-      auto counted = rate_limit::count_login_failure(w, p, ip, account, now);
-      return denied(failure(reason::bad_credentials), rate_limit::headers(counted));
+      return denied(failure(reason::bad_credentials), limit_headers);  // stays counted
     }
+    // From here on only a wrong two-factor code is a failed login: anything else gives
+    // the reserved attempt back, in the transaction that decides the outcome.
+    auto refunded_headers = [&] { return rate_limit::headers(rate_limit::refund_login(w, look.limit)); };
     if (!pw.upgraded_hash.empty()) {
       u->password_hash = pw.upgraded_hash;
       users::set_password_hash(w, u->id, u->password_hash);
@@ -118,25 +124,21 @@ login_outcome login_pipeline::run(const login_attempt& a, const policy& p, std::
 
     // 3. Permission rules (contract §4, 2–6).
     rules::context ctx{a.req, a.params, *u, "login", p, now, w};
-    if (auto f = rules.run(ctx)) return denied(std::move(*f), limit_headers);
+    if (auto f = rules.run(ctx)) return denied(std::move(*f), refunded_headers());
 
     // 4. Second factor (contract §3). Only a wrong code is a failed login (it counts
     //    toward the rate limit); a challenge without a code is the normal first half.
     bool second_factor = false;
     if (auto f = twofactor::check_login(w, twofactor, p, *u, a.params, now, &second_factor)) {
-      auto headers = limit_headers;
-      if (twofactor::is_code_failure(*f)) {
-        audit::record(w, "login_2fa_failed", u->id, "", ip);
-        auto counted = rate_limit::count_login_failure(w, p, ip, account, now);
-        for (auto& h : rate_limit::headers(counted)) f->headers.push_back(h);
-      }
-      return denied(std::move(*f), headers);
+      if (!twofactor::is_code_failure(*f)) return denied(std::move(*f), refunded_headers());
+      audit::record(w, "login_2fa_failed", u->id, "", ip);
+      return denied(std::move(*f), limit_headers);  // stays counted
     }
 
     // 5. Tokens.
     login_outcome ok = open_session(w, keys, std::move(*u), a.req, p, now, Json::Value(Json::objectValue));
     if (second_factor) sessions::record_second_factor(w, ok.pat, now);
-    ok.limit_headers = limit_headers;
+    ok.limit_headers = refunded_headers();
     return ok;
   });
   if (out.denied) return out;

@@ -30,7 +30,7 @@ refresh_outcome refresh_pipeline::run(const http::request& req, const Json::Valu
   // 1. Rate limit. A lifted limit (-1) costs nothing: no transaction at all.
   if (p.refresh_max >= 0) {
     auto limit = db::with_transaction(db, [&](pqxx::work& w) {
-      return rate_limit::hit(w, rate_limit::bucket("refresh:ip", ip), p.refresh_max, p.refresh_window, now);
+      return rate_limit::hit(w, rate_limit::bucket("refresh:ip", rate_limit::ip_key(ip, p.ipv6_prefix)), p.refresh_max, p.refresh_window, now);
     });
     out.limit_headers = rate_limit::headers(limit);
     if (limit.limited) {

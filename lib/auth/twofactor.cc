@@ -358,19 +358,22 @@ std::optional<failure> revalidate(pqxx::transaction_base& tx, const settings& wi
   if (with.sealing == nullptr) {
     throw std::runtime_error("two-factor needs secrets.encryption_key_file (or CARTGATE_ENCRYPTION_KEY)");
   }
-  // A current code is a guess like a login code: the same limit bounds both.
+  // A current code is a guess like a login code: the same limit bounds both, and the
+  // attempt is counted before the code is checked, as a login's is.
   const std::string account = uid(r.user_id);
-  auto limit = rate_limit::peek_login(tx, pol, r.client_ip, account, now);
-  if (limit.limited) return rate_limit::denial(limit, reason::login_rate_limited);
+  auto reservation = rate_limit::reserve_login(
+      tx, pol, rate_limit::login_ip_bucket(rate_limit::ip_key(r.client_ip, pol.ipv6_prefix)),
+      rate_limit::login_user_bucket(r.user_id), now);
+  if (reservation.limit.limited) return rate_limit::denial(reservation.limit, reason::login_rate_limited);
   if (auto p = spend_current_code(tx, *with.sealing, before, r.user_id, code, now)) {
+    rate_limit::refund_login(tx, reservation);
     log::info("twofactor_revalidated", {{"user_id", account}, {"provider", std::string(provider_name(*p))}});
     return std::nullopt;
   }
-  auto counted = rate_limit::count_login_failure(tx, pol, r.client_ip, account, now);
   metrics::add("cartgate_twofactor_revalidation_failures_total");
   log::info("twofactor_revalidation_refused", {{"user_id", account}, {"reason", "bad_code"}});
   failure f{reason::twofactor_revalidation_required};
-  for (auto& h : rate_limit::headers(counted)) f.headers.push_back(h);
+  for (auto& h : rate_limit::headers(reservation.limit)) f.headers.push_back(h);
   return f;
 }
 

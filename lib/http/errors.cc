@@ -65,6 +65,7 @@ http::response to_response(const failure& f, int bearer_status) {
   body["data"] = data;
   auto res = http::json_response(status, body);
   if (a.bearer) res.set_header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+  if (f.why == reason::busy) res.set_header("Retry-After", "1");  // a moment, not a window
   for (auto& h : f.headers) res.set_header(h.name, h.value);
   return res;
 }

@@ -62,8 +62,9 @@ const std::vector<config_key_doc>& config_keys() {
       {"server.socket_group", "", "Group given to the socket files: one only nginx's user is in (e.g. cartgate-web); empty = cartgate's own group."},
       {"server.auth_socket_group", "", "Group of the auth socket when it must differ (PHP-FPM's group, for cookie → token); empty = server.socket_group."},
       {"server.workers", "0", "Worker processes; 0 = number of cores."},
-      {"server.threads", "8", "Threads per worker process for requests that may wait (login, refresh, two-factor, database reads)."},
+      {"server.threads", "8", "Threads per worker process for requests that may wait (refresh, logout, two-factor, database reads); logins have password.max_concurrent threads of their own."},
       {"server.io_threads", "1", "Event-loop threads per worker process: FastCGI connections, and token checks answered from memory."},
+      {"server.queue_max", "1024", "Requests waiting for a blocking thread per worker process; past it 503 with Retry-After at once."},
       {"server.log_level", "info", "error, warn, info or debug."},
       {"jwt.issuer", "http://127.0.0.1:8080", "The iss claim written and required (the storefront's URL)."},
       {"jwt.algorithm", "HS256", "HS256, RS256 or ES256; only this algorithm is accepted."},
@@ -77,6 +78,7 @@ const std::vector<config_key_doc>& config_keys() {
       {"password.argon2_parallelism", "1", "argon2id lanes."},
       {"password.max_concurrent", "2", "argon2 computations at once per worker process; more wait."},
       {"password.wait_ms", "2000", "How long a login waits for an argon2 slot before answering 503."},
+      {"password.queue_max", "64", "Logins waiting for an argon2 slot per worker process (they have password.max_concurrent threads of their own); past it 503 with Retry-After at once."},
       {"secrets.encryption_key_file", "", "File with 64 hex chars: encrypts TOTP keys and queued mail, peppers code hashes (env CARTGATE_ENCRYPTION_KEY)."},
       {"secrets.storefront_key_file", "", "File with the key (at least 32 bytes) the storefront's must-use plugin signs its cookie → token requests with; readable by cartgate and PHP-FPM's user only. Empty: no cookie → token."},
       {"mail.smtp_url", "smtp://127.0.0.1:2525", "SMTP server for two-factor email codes (smtp:// or smtps://)."},
@@ -163,6 +165,7 @@ config config::from_toml(const std::string& text) {
   take(t, "server", "workers", c.workers);
   take(t, "server", "threads", c.threads);
   take(t, "server", "io_threads", c.io_threads);
+  take(t, "server", "queue_max", c.queue_max);
   take(t, "server", "log_level", c.log_level);
   take(t, "jwt", "issuer", c.issuer);
   take(t, "jwt", "algorithm", c.algorithm);
@@ -176,6 +179,7 @@ config config::from_toml(const std::string& text) {
   take(t, "password", "argon2_iterations", c.argon2_iterations);
   take(t, "password", "argon2_parallelism", c.argon2_parallelism);
   take(t, "password", "max_concurrent", c.argon2_max_concurrent);
+  take(t, "password", "queue_max", c.password_queue_max);
   take(t, "password", "wait_ms", c.argon2_wait_ms);
   take(t, "secrets", "encryption_key_file", key_file);
   take(t, "secrets", "storefront_key_file", storefront_key_file);
@@ -225,6 +229,8 @@ config config::from_toml(const std::string& text) {
   if (c.argon2_max_concurrent < 1) throw config_error("config: password.max_concurrent must be >= 1");
   if (c.threads < 1 || c.threads > 256) throw config_error("config: server.threads must be 1..256");
   if (c.io_threads < 1 || c.io_threads > 64) throw config_error("config: server.io_threads must be 1..64");
+  if (c.queue_max < 1) throw config_error("config: server.queue_max must be >= 1");
+  if (c.password_queue_max < 1) throw config_error("config: password.queue_max must be >= 1");
   if (c.argon2_memory_kib < 19456 || c.argon2_iterations < 2 || c.argon2_parallelism < 1) {
     throw config_error("config: argon2 parameters weaker than m=19456 KiB, t=2, p=1 are refused");
   }

@@ -43,6 +43,7 @@ struct config {
   int workers = 0;  // 0 = number of cores
   int threads = 8;     // threads per worker process for requests that may wait
   int io_threads = 1;  // event-loop threads per worker process
+  int queue_max = 1024;  // requests waiting for a blocking thread per worker; past it 503
   std::string log_level = "info";
   // [jwt]
   std::string issuer = "http://127.0.0.1:8080";
@@ -61,6 +62,7 @@ struct config {
   std::uint32_t argon2_parallelism = 1;
   int argon2_max_concurrent = 2;  // per worker process
   int argon2_wait_ms = 2000;
+  int password_queue_max = 64;  // logins waiting for a login thread per worker; past it 503
   // [secrets]
   std::string encryption_key_hex;  // 64 hex chars (encryption_key_file or CARTGATE_ENCRYPTION_KEY)
   std::string storefront_key;      // signs the storefront's cookie → token requests; "" = off

@@ -63,6 +63,8 @@ const std::vector<option_def>& option_table() {
        "validate-token calls allowed per IP per window. -1 disables."},
       {"rate_limit.validate.window", option_type::integer, "60", 1, day,
        "Length of the validate-token rate-limit window, in seconds."},
+      {"rate_limit.ipv6_prefix", option_type::integer, "64", 1, 128,
+       "Per-IP rate limits count an IPv6 client by its network of this many bits (IPv4: by address)."},
       {"geo.blocked_countries", option_type::country_list, "", 0, 0,
        "Comma list of ISO 3166-1 alpha-2 codes whose logins are refused (cocart_geo_blocked)."},
       {"geo.allowed_countries", option_type::country_list, "", 0, 0,
@@ -202,6 +204,7 @@ policy policy::from_values(const std::map<std::string, std::string>& stored) {
   p.refresh_window = num("rate_limit.refresh.window");
   p.validate_max = num("rate_limit.validate.max");
   p.validate_window = num("rate_limit.validate.window");
+  p.ipv6_prefix = static_cast<int>(num("rate_limit.ipv6_prefix"));
   p.blocked_countries = split_list(p.values.at("geo.blocked_countries"));
   p.allowed_countries = split_list(p.values.at("geo.allowed_countries"));
   p.device_required = p.values.at("device.required");

@@ -66,6 +66,7 @@ struct policy {
   std::int64_t login_max = 5, login_window = 900;
   std::int64_t refresh_max = 10, refresh_window = 60;
   std::int64_t validate_max = 2, validate_window = 60;
+  int ipv6_prefix = 64;  // per-IP rate-limit buckets count an IPv6 client by this network
   std::vector<std::string> blocked_countries;
   std::vector<std::string> allowed_countries;
   std::string device_required = "off";  // "off", "all", or a comma list of roles

@@ -1,6 +1,9 @@
 #include "rules/rate_limit.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <array>
 #include <cctype>
 
 #include "base/text.h"
@@ -30,6 +33,26 @@ std::string bucket(std::string_view kind, std::string_view key) {
   return b;
 }
 
+std::string ip_key(std::string_view ip, int ipv6_prefix) {
+  std::string text(ip);
+  std::array<unsigned char, 16> a{};
+  if (inet_pton(AF_INET, text.c_str(), a.data()) == 1) return text;
+  if (inet_pton(AF_INET6, text.c_str(), a.data()) != 1) return text;
+  char out[INET6_ADDRSTRLEN] = {};
+  static constexpr std::array<unsigned char, 12> v4_mapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::equal(v4_mapped.begin(), v4_mapped.end(), a.begin())) {
+    inet_ntop(AF_INET, a.data() + 12, out, sizeof out);
+    return out;
+  }
+  int bits = std::clamp(ipv6_prefix, 0, 128);
+  for (int i = 0; i < 16; ++i) {
+    int keep = std::clamp(bits - 8 * i, 0, 8);
+    a[static_cast<std::size_t>(i)] &= static_cast<unsigned char>(0xff00 >> keep);
+  }
+  inet_ntop(AF_INET6, a.data(), out, sizeof out);
+  return std::string(out) + "/" + std::to_string(bits);
+}
+
 verdict hit(pqxx::transaction_base& tx, std::string_view bucket, std::int64_t max,
             std::int64_t window, std::int64_t now) {
   if (max < 0) return {};
@@ -53,32 +76,52 @@ verdict stricter(const verdict& a, const verdict& b) {
   return a.remaining <= b.remaining ? a : b;
 }
 
-namespace {
-std::string account_key(std::string_view account) { return text::ascii_lower(account); }
-}  // namespace
+std::string login_ip_bucket(std::string_view ip_key) { return bucket("login:ip", ip_key); }
 
-namespace {
-// The two login buckets (contract §4.1), each through `each`, the stricter verdict kept.
-template <typename Fn>
-verdict login_buckets(std::string_view ip, std::string_view account, Fn each) {
-  auto by_ip = each(bucket("login:ip", ip));
-  if (account.empty()) return by_ip;
-  return stricter(by_ip, each(bucket("login:user", account_key(account))));
-}
-}  // namespace
+std::string login_user_bucket(std::int64_t user_id) { return bucket("login:user", std::to_string(user_id)); }
 
-verdict peek_login(pqxx::transaction_base& tx, const policy& pol, std::string_view ip,
-                   std::string_view account, std::int64_t now) {
-  return login_buckets(ip, account, [&](const std::string& b) {
-    return peek(tx, b, pol.login_max, pol.login_window, now);
-  });
+std::string login_name_bucket(std::string_view identifier) {
+  return bucket("login:name", text::ascii_lower(identifier));
 }
 
-verdict count_login_failure(pqxx::transaction_base& tx, const policy& pol, std::string_view ip,
-                            std::string_view account, std::int64_t now) {
-  return login_buckets(ip, account, [&](const std::string& b) {
-    return hit(tx, b, pol.login_max, pol.login_window, now);
-  });
+namespace {
+
+// One bucket's reservation: a slot and its verdict, or the full window's verdict.
+verdict reserve_one(pqxx::transaction_base& tx, const std::string& b, std::int64_t max, std::int64_t window,
+                    std::int64_t now, login_reservation& into) {
+  if (max == 0) return peek(tx, b, max, window, now);
+  auto w = rate_limits::reserve(tx, b, max, window, now);
+  if (!w) {
+    auto full = rate_limits::current(tx, b, now);
+    return decide(max, max, full ? full->ends_at : now + window, now, true);
+  }
+  into.slots.push_back({b, w->ends_at});
+  return decide(max, w->hits, w->ends_at, now, false);
+}
+
+}  // namespace
+
+login_reservation reserve_login(pqxx::transaction_base& tx, const policy& pol, std::string_view ip_bucket,
+                                std::string_view account_bucket, std::int64_t now) {
+  login_reservation r;
+  if (pol.login_max < 0) return r;
+  r.limit = reserve_one(tx, std::string(ip_bucket), pol.login_max, pol.login_window, now, r);
+  if (!r.limit.limited && !account_bucket.empty()) {
+    r.limit = stricter(r.limit, reserve_one(tx, std::string(account_bucket), pol.login_max, pol.login_window, now, r));
+  }
+  if (r.limit.limited) {
+    // Limited by one bucket: the other's slot goes back, so a refused attempt counts nowhere.
+    refund_login(tx, r);
+    r.slots.clear();
+  }
+  return r;
+}
+
+verdict refund_login(pqxx::transaction_base& tx, const login_reservation& r) {
+  for (const auto& s : r.slots) rate_limits::refund(tx, s.bucket, s.ends_at);
+  verdict v = r.limit;
+  if (!r.slots.empty() && v.limit >= 0) v.remaining = std::min(v.limit, v.remaining + 1);
+  return v;
 }
 
 std::vector<http::header> headers(const verdict& v) {

@@ -25,6 +25,17 @@ struct window {
 window count(pqxx::transaction_base& tx, const std::string& bucket, std::int64_t window_seconds,
              std::int64_t now);
 
+// Counts one call only if the bucket's current window holds fewer than `max` (an ended
+// window starts over at this call): the one statement takes the row lock, so any number of
+// concurrent callers on any host get at most `max` reservations per window. nullopt when
+// the window is full (nothing counted). max must be >= 1.
+std::optional<window> reserve(pqxx::transaction_base& tx, const std::string& bucket, std::int64_t max,
+                              std::int64_t window_seconds, std::int64_t now);
+
+// Gives back one call reserve() counted in the window ending at ends_at; nothing when that
+// window has since ended (a new window owes nothing).
+void refund(pqxx::transaction_base& tx, const std::string& bucket, std::int64_t ends_at);
+
 // The bucket's window if it has not ended, without counting.
 std::optional<window> current(pqxx::transaction_base& tx, const std::string& bucket, std::int64_t now);
 

@@ -24,7 +24,7 @@ listener::liveness liveness_of(const config& cfg) {
 
 worker::worker(config cfg)
     : cfg_(std::move(cfg)),
-      pool_(cfg_.database_url, static_cast<std::size_t>(cfg_.threads), cfg_.connect_timeout),
+      pool_(cfg_.database_url, static_cast<std::size_t>(cfg_.threads + cfg_.argon2_max_concurrent), cfg_.connect_timeout),
       keys_(cfg_),
       // A session seen for the first time is read on a pooled connection (on the event
       // loop, acquire() throws db::would_block and the request moves to a blocking thread).

@@ -14,6 +14,7 @@
 #include "auth/refresh.h"
 #include "crypto/jwt.h"
 #include "crypto/random.h"
+#include "rules/rate_limit.h"
 #include "store/sessions.h"
 #include "support/stack.h"
 
@@ -63,8 +64,10 @@ struct Pipelines : ::testing::Test {
   policy pol = policy::defaults();
   // One instant for the whole test: the pipelines take the clock as a parameter.
   std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
-  // An address of this test's own, so rate-limit counts start from zero.
-  std::string ip = "2001:db8::" + random::hex(2) + ":" + random::hex(2);
+  // An address (and a /64, what per-IP limits count) of this test's own, so rate-limit
+  // counts start from zero.
+  std::string ip = "2001:db8:" + random::hex(2) + ":" + random::hex(2) + "::" + random::hex(2);
+  std::string ip_bucket() const { return rate_limit::login_ip_bucket(rate_limit::ip_key(ip, 64)); }
 
   login_pipeline login(rules::chain& rules) {
     return login_pipeline{pool, keys, rules, bus, slots, password::argon2_params{}, 300ms, no_twofactor};
@@ -117,7 +120,7 @@ TEST_F(Pipelines, LoginUnknownUserAndWrongPasswordLookAlikeAndBothCount) {
   EXPECT_EQ(wrong.denied->why, reason::bad_credentials);
   EXPECT_EQ(unknown.denied->why, reason::bad_credentials);
   EXPECT_EQ(to_response(*wrong.denied).body, to_response(*unknown.denied).body);
-  EXPECT_EQ(count("SELECT hits FROM rate_limits WHERE bucket = $1", "login:ip:" + ip), 2);
+  EXPECT_EQ(count("SELECT hits FROM rate_limits WHERE bucket = $1", ip_bucket()), 2);
   EXPECT_EQ(live_sessions(u.id), 0);
 }
 
@@ -133,6 +136,59 @@ TEST_F(Pipelines, LoginRateLimitComesBeforeAnyPasswordWork) {
   auto out = login().run({req, params, u.login, u.password}, pol, now);
   ASSERT_TRUE(out.denied);
   EXPECT_EQ(out.denied->why, reason::login_rate_limited);
+}
+
+TEST_F(Pipelines, LoginCountsEachAttemptBeforeThePasswordAndGivesSuccessesBack) {
+  auto u = test::make_user();
+  auto req = request();
+  ASSERT_EQ(login().run({req, params, u.login, "wrong"}, pol, now).denied->why, reason::bad_credentials);
+  EXPECT_EQ(count("SELECT hits FROM rate_limits WHERE bucket = $1", ip_bucket()), 1);
+  auto ok = login().run({req, params, u.login, u.password}, pol, now);
+  ASSERT_FALSE(ok.denied) << reason_name(ok.denied->why);
+  EXPECT_EQ(count("SELECT hits FROM rate_limits WHERE bucket = $1", ip_bucket()), 1)
+      << "a successful login is not a failure: its reservation is given back";
+  EXPECT_EQ(count("SELECT hits FROM rate_limits WHERE bucket = $1",
+                  rate_limit::login_user_bucket(u.id)), 1);
+}
+
+TEST_F(Pipelines, LoginsRacingPastTheLimitVerifyAtMostMaxPasswords) {
+  auto u = test::make_user();
+  auto req = request();
+  password::limiter many{64};
+  login_pipeline racing{pool, keys, chain, bus, many, password::argon2_params{}, 5000ms, no_twofactor};
+  std::atomic<bool> go{false};
+  std::vector<std::future<reason>> runs;
+  for (int i = 0; i < 16; ++i) {
+    runs.push_back(std::async(std::launch::async, [&] {
+      while (!go) std::this_thread::yield();
+      return racing.run({req, params, u.login, "wrong"}, pol, now).denied->why;
+    }));
+  }
+  go = true;
+  int failures = 0, limited = 0;
+  for (auto& r : runs) {
+    auto why = r.get();
+    failures += why == reason::bad_credentials;
+    limited += why == reason::login_rate_limited;
+  }
+  EXPECT_LE(failures, pol.login_max);
+  EXPECT_GE(failures, 1);
+  EXPECT_EQ(failures + limited, 16);
+}
+
+TEST_F(Pipelines, FailuresUnderAnIdentifierNeverSpendTheBudgetOfTheUserWithThatId) {
+  auto u = test::make_user();
+  auto req = request();
+  for (int i = 0; i < pol.login_max; ++i) {
+    // Another /64 each time: only the account bucket fills up.
+    ip = "2001:db8:" + random::hex(2) + ":" + random::hex(2) + "::1";
+    auto r = request();
+    ASSERT_EQ(login().run({r, params, std::to_string(u.id), "wrong"}, pol, now).denied->why, reason::bad_credentials);
+  }
+  EXPECT_EQ(count("SELECT hits FROM rate_limits WHERE bucket = $1", rate_limit::login_name_bucket(std::to_string(u.id))),
+            pol.login_max);
+  auto out = login().run({req, params, u.login, u.password}, pol, now);
+  EXPECT_FALSE(out.denied) << reason_name(out.denied->why);
 }
 
 TEST_F(Pipelines, LoginWithoutAnArgon2SlotIsBusy) {
@@ -176,7 +232,7 @@ TEST_F(Pipelines, LoginDeniedByARuleCreatesNoSessionAndIsNotAFailedLogin) {
   ASSERT_TRUE(out.denied);
   EXPECT_EQ(out.denied->why, reason::plugin_denied);
   EXPECT_EQ(live_sessions(u.id), 0);
-  EXPECT_EQ(count("SELECT count(*) FROM rate_limits WHERE bucket = $1", "login:ip:" + ip), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM rate_limits WHERE bucket = $1", ip_bucket()), 0);
 }
 
 TEST_F(Pipelines, LoginPastTheSessionCapEvictsTheOldest) {

@@ -44,6 +44,17 @@ TEST(Config, AuthSocketCanBeNamedOrTurnedOff) {
   EXPECT_EQ(off.auth_socket(), "");
 }
 
+TEST(Config, QueueBoundsHaveDefaultsAndMustBePositive) {
+  auto c = config::from_toml("");
+  EXPECT_EQ(c.queue_max, 1024);
+  EXPECT_EQ(c.password_queue_max, 64);
+  auto set = config::from_toml("[server]\nqueue_max = 10\n[password]\nqueue_max = 3\n");
+  EXPECT_EQ(set.queue_max, 10);
+  EXPECT_EQ(set.password_queue_max, 3);
+  EXPECT_THROW(config::from_toml("[server]\nqueue_max = 0\n"), config_error);
+  EXPECT_THROW(config::from_toml("[password]\nqueue_max = 0\n"), config_error);
+}
+
 TEST(Config, IoThreadsOutOfRangeAreRefused) {
   EXPECT_THROW(config::from_toml("[server]\nio_threads = 0\n"), config_error);
   EXPECT_THROW(config::from_toml("[server]\nio_threads = 65\n"), config_error);

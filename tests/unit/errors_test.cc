@@ -94,6 +94,16 @@ TEST(Errors, RefreshAnswersAreTheContracts) {
             "cocart_jwt_auth_refresh_token_reused");
 }
 
+TEST(Errors, BusyIsA503ThatSaysWhenToComeBack) {
+  auto res = to_response(failure(reason::busy));
+  EXPECT_EQ(res.status, 503);
+  std::string retry;
+  for (auto& h : res.headers) {
+    if (h.name == "Retry-After") retry = h.value;
+  }
+  EXPECT_EQ(retry, "1");
+}
+
 TEST(Errors, ExtraDataAndHeadersAreKept) {
   failure f(reason::login_rate_limited);
   f.data["retry_after"] = 42;

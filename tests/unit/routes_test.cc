@@ -35,6 +35,12 @@ TEST(Routes, TheRouteTableDecidesWhatTheLoopMayAnswer) {
   }
 }
 
+TEST(Routes, OnlyLoginRunsOnTheLoginThreads) {
+  for (const auto& rt : route_table()) {
+    EXPECT_EQ(rt.runs == runs_on::password, rt.name == "login") << rt.name;
+  }
+}
+
 TEST(RestRoute, SpellingsPhpAcceptsNameTheSameRoute) {
   const char* spellings[] = {
       "rest_route=/cocart/v2/login",

@@ -446,6 +446,51 @@ TEST(RateLimit, StricterPrefersTheLimitedAndLongerWait) {
   EXPECT_EQ(rate_limit::stricter(rate_limit::verdict{}, a).remaining, 3);
 }
 
+TEST(RateLimit, IpKeyKeepsAnIpv4AddressWhole) {
+  EXPECT_EQ(rate_limit::ip_key("192.0.2.1", 64), "192.0.2.1");
+  EXPECT_NE(rate_limit::ip_key("192.0.2.1", 64), rate_limit::ip_key("192.0.2.2", 64))
+      << "neighbouring IPv4 addresses are different clients";
+  EXPECT_EQ(rate_limit::ip_key("::ffff:192.0.2.1", 64), "192.0.2.1") << "IPv4-mapped counts as IPv4";
+}
+
+TEST(RateLimit, IpKeyCountsAnIpv6ClientByItsPrefix) {
+  EXPECT_EQ(rate_limit::ip_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd", 64), "2001:db8:1:2::/64");
+  EXPECT_EQ(rate_limit::ip_key("2001:db8:1:2::1", 64), rate_limit::ip_key("2001:db8:1:2:ffff::9", 64))
+      << "one /64, one bucket";
+  EXPECT_EQ(rate_limit::ip_key("2001:DB8:1:2::1", 64), rate_limit::ip_key("2001:db8:1:2:0:0:0:1", 64))
+      << "spelling does not matter";
+  EXPECT_NE(rate_limit::ip_key("2001:db8:1:2::1", 64), rate_limit::ip_key("2001:db8:1:3::1", 64))
+      << "the next /64 is another client";
+}
+
+TEST(RateLimit, IpKeyFollowsTheConfiguredPrefix) {
+  EXPECT_EQ(rate_limit::ip_key("2001:db8:1:2::1", 48), "2001:db8:1::/48");
+  EXPECT_EQ(rate_limit::ip_key("2001:db8:1:2::1", 56), rate_limit::ip_key("2001:db8:1:ff::1", 56));
+  EXPECT_EQ(rate_limit::ip_key("2001:db8:1:2::1", 60), "2001:db8:1::/60");
+  EXPECT_EQ(rate_limit::ip_key("2001:db8::1", 128), "2001:db8::1/128");
+  EXPECT_NE(rate_limit::ip_key("2001:db8::1", 128), rate_limit::ip_key("2001:db8::2", 128));
+}
+
+TEST(RateLimit, IpKeyLeavesWhatIsNotAnAddressAsGiven) {
+  EXPECT_EQ(rate_limit::ip_key("", 64), "");
+  EXPECT_EQ(rate_limit::ip_key("not-an-ip", 64), "not-an-ip");
+}
+
+TEST(RateLimit, LoginBucketsKeepAccountsAndTriedNamesApart) {
+  EXPECT_EQ(rate_limit::login_user_bucket(42), "login:user:42");
+  EXPECT_EQ(rate_limit::login_name_bucket("42"), "login:name:42");
+  EXPECT_NE(rate_limit::login_user_bucket(42), rate_limit::login_name_bucket("42"));
+  EXPECT_EQ(rate_limit::login_name_bucket("Alice"), rate_limit::login_name_bucket("alice"));
+  EXPECT_EQ(rate_limit::login_ip_bucket("192.0.2.1"), "login:ip:192.0.2.1");
+}
+
+TEST(Options, Ipv6PrefixDefaultsToA64AndIsBounded) {
+  EXPECT_EQ(policy::from_values({}).ipv6_prefix, 64);
+  EXPECT_EQ(policy::from_values({{"rate_limit.ipv6_prefix", "56"}}).ipv6_prefix, 56);
+  EXPECT_THROW(validate_option("rate_limit.ipv6_prefix", "0"), option_error);
+  EXPECT_THROW(validate_option("rate_limit.ipv6_prefix", "129"), option_error);
+}
+
 TEST(Options, RuleEndpointSwitchesAreValidated) {
   EXPECT_EQ(validate_option("rules.on_refresh", "true"), "true");
   EXPECT_THROW(validate_option("rules.on_validate", "yes"), option_error);
