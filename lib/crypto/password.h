@@ -4,9 +4,9 @@
 //
 //   namespace pw = cartgate::password;
 //   pw::argon2_params params;                       // from options
-//   auto permit = limiter.acquire(std::chrono::milliseconds(500));
-//   if (!permit) return busy;                       // 503: too many logins hashing at once
-//   bool ok = pw::verify_for_login(given, user ? &user->hash : nullptr, params);
+//   auto ok = pw::verify_for_login(given, user ? &user->hash : nullptr, params, limiter,
+//                                  std::chrono::milliseconds(500));
+//   if (!ok) return busy;                           // 503: too many logins hashing at once
 //   if (ok && pw::needs_rehash(user->hash, params)) store(pw::hash(given, params));
 #pragma once
 
@@ -86,8 +86,13 @@ const std::string& dummy_hash(const argon2_params& params);
 // prehash, and phpass's 2^13 MD5 rounds over the password (so length-matched) — the stored
 // hash for its own scheme, fixed dummies for the others. stored == nullptr (no such user)
 // or an unusable string runs only dummies and gives false. True only if `password`
-// matches `stored`. The dummies are made once per process (thread-safe).
-bool verify_for_login(std::string_view password, const std::string* stored, const argon2_params& params);
+// matches `stored`; nullopt, before any work, when no slot of `slots` freed within
+// max_wait (busy: argon2id runs in a slot, the other two after it). The dummies are made
+// once per process (thread-safe).
+class limiter;
+std::optional<bool> verify_for_login(std::string_view password, const std::string* stored,
+                                     const argon2_params& params, limiter& slots,
+                                     std::chrono::milliseconds max_wait);
 
 // What verification has computed in this process so far: argon2id hashes, bcrypt hashes
 // and phpass MD5 rounds, counted where the work runs. Tests read them to see that every

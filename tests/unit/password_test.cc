@@ -529,6 +529,14 @@ struct login_path {
   bool expected;
 };
 
+// verify_for_login with a slot of its own, so the answer is never busy.
+bool login_check(std::string_view password, const std::string* stored) {
+  static pw::limiter slots(1);
+  auto ok = pw::verify_for_login(password, stored, cheap, slots, 1000ms);
+  if (!ok) throw std::runtime_error("no argon2 slot");
+  return *ok;
+}
+
 pw::work_counters delta(const pw::work_counters& before, const pw::work_counters& after) {
   return {after.argon2id - before.argon2id, after.bcrypt - before.bcrypt,
           after.phpass_rounds - before.phpass_rounds};
@@ -549,10 +557,10 @@ TEST(PasswordLoginWork, EveryPathRunsOneHashOfEachScheme) {
       {"bcrypt, password with a NUL", std::string(bcrypt_vector),
        std::string(bcrypt_vector_password) + std::string("\0x", 2), false},
   };
-  (void)pw::verify_for_login("warm-up", nullptr, cheap);  // the dummies are made once
+  (void)login_check("warm-up", nullptr);  // the dummies are made once
   for (const auto& p : paths) {
     const auto before = pw::work_done();
-    const bool ok = pw::verify_for_login(p.password, p.stored ? &*p.stored : nullptr, cheap);
+    const bool ok = login_check(p.password, p.stored ? &*p.stored : nullptr);
     const auto did = delta(before, pw::work_done());
     EXPECT_EQ(ok, p.expected) << p.what;
     EXPECT_EQ(did.argon2id, 1u) << p.what;
@@ -563,10 +571,10 @@ TEST(PasswordLoginWork, EveryPathRunsOneHashOfEachScheme) {
 
 TEST(PasswordLoginWork, UnknownUserUsesTheDummyAtTheGivenParams) {
   // The argon2 dummy is the one login always used: no password verifies against it.
-  EXPECT_FALSE(pw::verify_for_login("", nullptr, cheap));
-  EXPECT_FALSE(pw::verify_for_login("password", nullptr, cheap));
+  EXPECT_FALSE(login_check("", nullptr));
+  EXPECT_FALSE(login_check("password", nullptr));
   const std::string dummy = pw::dummy_hash(cheap);
-  EXPECT_FALSE(pw::verify_for_login("password", &dummy, cheap));
+  EXPECT_FALSE(login_check("password", &dummy));
 }
 
 TEST(PasswordLoginWork, OverlongPasswordRunsNothingForAnyAccount) {
@@ -574,10 +582,21 @@ TEST(PasswordLoginWork, OverlongPasswordRunsNothingForAnyAccount) {
   const std::string stored(bcrypt_vector);
   for (const std::string* s : {static_cast<const std::string*>(nullptr), &stored}) {
     const auto before = pw::work_done();
-    EXPECT_FALSE(pw::verify_for_login(overlong, s, cheap));
+    EXPECT_FALSE(login_check(overlong, s));
     const auto did = delta(before, pw::work_done());
     EXPECT_EQ(did.argon2id + did.bcrypt + did.phpass_rounds, 0u);
   }
+}
+
+TEST(PasswordLoginWork, NoFreeSlotIsBusyBeforeAnyWork) {
+  pw::limiter slots(1);
+  auto held = slots.acquire(0ms);
+  ASSERT_TRUE(held);
+  const std::string stored(bcrypt_vector);
+  const auto before = pw::work_done();
+  EXPECT_FALSE(pw::verify_for_login("x", &stored, cheap, slots, 0ms).has_value());
+  const auto did = delta(before, pw::work_done());
+  EXPECT_EQ(did.argon2id + did.bcrypt + did.phpass_rounds, 0u);
 }
 
 TEST(PasswordLoginWork, PlainVerifyCountsOnlyItsOwnScheme) {
