@@ -163,5 +163,27 @@ TEST(ServerHardening, StackNginxWorkersDoNotRunAsRoot) {
   }
 }
 
+TEST(ServerHardening, NoProcessHasADatabasePasswordOnItsCommandLine) {
+  // `ps` shows every argv to every account; the stack hands passwords over on stdin, in
+  // files and in the environment only.
+  std::vector<std::string> passwords;
+  for (const char* name : {"db_password", "mariadb_wordpress_password", "mariadb_cartgate_password"}) {
+    std::string pw;
+    std::ifstream(state_dir() + "/secrets/" + name) >> pw;
+    ASSERT_GE(pw.size(), 16u) << name;
+    passwords.push_back(pw);
+  }
+  int seen = 0;
+  for (auto& e : fs::directory_iterator("/proc")) {
+    auto name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string argv = read_text(e.path() / "cmdline");
+    if (argv.empty()) continue;
+    ++seen;
+    for (auto& pw : passwords) EXPECT_EQ(argv.find(pw), std::string::npos) << "process " << name;
+  }
+  EXPECT_GT(seen, 5);
+}
+
 }  // namespace
 }  // namespace cartgate::test
