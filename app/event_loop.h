@@ -20,8 +20,7 @@
 // as argon2 slots, so a login takes a thread (and then a database connection) only when
 // it can hash at once, and a login flood never holds the threads refresh, logout and
 // first-sight token checks need. Both queues are bounded: a request past its queue's
-// bound, or a login that waited longer than password.wait_ms for its thread, is answered
-// 503 with Retry-After at once. Which routes may be tried in the loop is the route table's
+// bound is answered 503 with Retry-After at once. Which routes may be tried in the loop is the route table's
 // word (api/routes.h, runs_on). A hot route is first tried in the loop under db::no_wait_scope: a session not
 // yet cached, or a rate limit to count, throws db::would_block before anything was done,
 // and the request moves to a blocking thread.
