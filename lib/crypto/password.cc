@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <sys/mman.h>
 
 #include <array>
 #include <atomic>
@@ -123,6 +124,85 @@ bool argon2_params_in_bounds(std::uint32_t m, std::uint32_t t, std::uint32_t p) 
          m <= max_argon2_memory_kib;
 }
 
+// argon2's working memory (m = 19 MiB by default) is mapped for each hash and unmapped
+// after it, so a burst of logins leaves nothing behind: through malloc, glibc's dynamic
+// mmap threshold rises past 19 MiB after the first free and every thread's arena keeps
+// its block for good (8 threads × 19 MiB). Asking for transparent huge pages makes the
+// fresh mapping cost ~10 page faults rather than ~5 000, so a hash costs what it does on
+// memory malloc kept warm (docs/benchmarks.md, "Worker memory").
+constexpr std::size_t huge_page_bytes = std::size_t{2} << 20;
+
+std::size_t mapped_size(std::size_t bytes) {
+  return (bytes + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes;
+}
+
+int map_argon2_memory(std::uint8_t** memory, std::size_t bytes) {
+  const std::size_t size = mapped_size(bytes);
+  // One huge page more than asked for, so the block can start on a huge-page boundary.
+  void* raw = mmap(nullptr, size + huge_page_bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return ARGON2_MEMORY_ALLOCATION_ERROR;
+  auto start = reinterpret_cast<std::uintptr_t>(raw);
+  auto aligned = (start + huge_page_bytes - 1) / huge_page_bytes * huge_page_bytes;
+  // Give back the slack on either side; only [aligned, aligned + size) stays mapped.
+  if (aligned > start) munmap(raw, aligned - start);
+  std::size_t tail = (start + size + huge_page_bytes) - (aligned + size);
+  if (tail > 0) munmap(reinterpret_cast<void*>(aligned + size), tail);
+  madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);  // a hint: fine if refused
+  *memory = reinterpret_cast<std::uint8_t*>(aligned);
+  return ARGON2_OK;
+}
+
+void unmap_argon2_memory(std::uint8_t* memory, std::size_t bytes) {
+  // libargon2 has wiped the block already (ARGON2_FLAG_CLEAR_MEMORY is its default).
+  munmap(memory, mapped_size(bytes));
+}
+
+// Standard base64 without padding, as PHC strings write salts and tags.
+std::string base64_unpadded(const unsigned char* data, std::size_t size) {
+  std::string out(4 * ((size + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(size));
+  out.resize(static_cast<std::size_t>(n));
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  return out;
+}
+
+std::optional<std::string> decode_base64_unpadded(std::string_view field, std::size_t bytes) {
+  std::string padded(field);
+  while (padded.size() % 4 != 0) padded.push_back('=');
+  std::string out(padded.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(padded.data()), static_cast<int>(padded.size()));
+  if (n < 0 || static_cast<std::size_t>(n) < bytes) return std::nullopt;
+  out.resize(bytes);  // EVP_DecodeBlock counts the padding as zero bytes
+  // One spelling per value, as libargon2 decodes: the unused low bits of the last
+  // character must be zero.
+  if (base64_unpadded(reinterpret_cast<const unsigned char*>(out.data()), out.size()) != field) return std::nullopt;
+  return out;
+}
+
+// One argon2id over `password`, into `tag` (its size is the tag length), on mapped memory.
+int argon2id_raw(std::string_view password, std::string_view salt, std::uint32_t version,
+                 std::uint32_t m, std::uint32_t t, std::uint32_t p, std::string& tag) {
+  argon2_context ctx{};
+  ctx.out = reinterpret_cast<std::uint8_t*>(tag.data());
+  ctx.outlen = static_cast<std::uint32_t>(tag.size());
+  // libargon2 only reads the password and salt; its struct has no const.
+  ctx.pwd = reinterpret_cast<std::uint8_t*>(const_cast<char*>(password.data()));
+  ctx.pwdlen = static_cast<std::uint32_t>(password.size());
+  ctx.salt = reinterpret_cast<std::uint8_t*>(const_cast<char*>(salt.data()));
+  ctx.saltlen = static_cast<std::uint32_t>(salt.size());
+  ctx.t_cost = t;
+  ctx.m_cost = m;
+  ctx.lanes = p;
+  ctx.threads = p;
+  ctx.version = version;
+  ctx.allocate_cbk = map_argon2_memory;
+  ctx.free_cbk = unmap_argon2_memory;
+  ctx.flags = ARGON2_DEFAULT_FLAGS;
+  return argon2_ctx(&ctx, Argon2_id);
+}
+
 bool verify_argon2id(std::string_view password, std::string_view stored) {
   auto phc = parse_argon2id(stored);
   if (!phc || !argon2_params_in_bounds(phc->memory_kib, phc->iterations, phc->parallelism) ||
@@ -131,11 +211,19 @@ bool verify_argon2id(std::string_view password, std::string_view stored) {
       phc->tag_bytes < ARGON2_MIN_OUTLEN || phc->tag_bytes > max_argon2_field_bytes) {
     return false;
   }
-  // libargon2 wants a NUL-terminated string; an embedded NUL would have failed the parse above.
-  const std::string encoded(stored);
-  // argon2id_verify recomputes the tag and compares it in constant time (argon2_compare).
+  // The salt and tag fields, decoded (parse_argon2id checked their alphabet and length).
+  std::string_view fields = stored.substr(stored.rfind('$', stored.rfind('$') - 1) + 1);
+  auto cut = fields.find('$');
+  auto salt = decode_base64_unpadded(fields.substr(0, cut), phc->salt_bytes);
+  auto expected = decode_base64_unpadded(fields.substr(cut + 1), phc->tag_bytes);
+  if (!salt || !expected) return false;
   argon2id_runs.fetch_add(1, std::memory_order_relaxed);
-  return argon2id_verify(encoded.c_str(), password.data(), password.size()) == ARGON2_OK;
+  std::string tag(phc->tag_bytes, '\0');
+  if (argon2id_raw(password, *salt, phc->version, phc->memory_kib, phc->iterations, phc->parallelism, tag) !=
+      ARGON2_OK) {
+    return false;
+  }
+  return secret_equal(tag, *expected);
 }
 
 // ---- phpass ---------------------------------------------------------------------------------
@@ -304,16 +392,16 @@ std::string hash(std::string_view password, const argon2_params& params) {
   if (RAND_bytes(salt.data(), static_cast<int>(salt.size())) != 1)
     throw std::runtime_error("password: RAND_bytes failed");
 
-  std::string encoded(argon2_encodedlen(params.iterations, params.memory_kib, params.parallelism,
-                                        salt.size(), argon2_tag_bytes, Argon2_id),
-                      '\0');
-  const int rc = argon2id_hash_encoded(params.iterations, params.memory_kib, params.parallelism,
-                                       password.data(), password.size(), salt.data(), salt.size(),
-                                       argon2_tag_bytes, encoded.data(), encoded.size());
+  std::string tag(argon2_tag_bytes, '\0');
+  const std::string_view salt_view(reinterpret_cast<const char*>(salt.data()), salt.size());
+  const int rc = argon2id_raw(password, salt_view, ARGON2_VERSION_13, params.memory_kib, params.iterations,
+                              params.parallelism, tag);
   if (rc != ARGON2_OK)
     throw std::runtime_error(std::string("password: argon2id failed: ") + argon2_error_message(rc));
-  encoded.resize(std::strlen(encoded.c_str()));  // argon2_encodedlen counts the NUL
-  return encoded;
+  return std::string(argon2id_prefix) + "v=" + std::to_string(ARGON2_VERSION_13) +
+         "$m=" + std::to_string(params.memory_kib) + ",t=" + std::to_string(params.iterations) +
+         ",p=" + std::to_string(params.parallelism) + "$" + base64_unpadded(salt.data(), salt.size()) + "$" +
+         base64_unpadded(reinterpret_cast<const unsigned char*>(tag.data()), tag.size());
 }
 
 scheme scheme_of(std::string_view stored) {

@@ -3,6 +3,7 @@
 // /usr/bin/python3), hostile stored strings, needs_rehash, dummy_hash and the limiter.
 #include "crypto/password.h"
 
+#include <argon2.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -369,6 +370,52 @@ TEST(PasswordHash, DefaultParamsProduceArgon2idPhcStringThatVerifies) {
   EXPECT_EQ(pw::scheme_of(h), pw::scheme::argon2id);
   EXPECT_TRUE(pw::verify("hunter2", h));
   EXPECT_FALSE(pw::verify("hunter3", h));
+}
+
+// hash() writes the PHC string itself (it hashes on memory of its own, see below); libargon2's
+// own decoder must read it, and verify() must read what libargon2's encoder writes.
+TEST(PasswordHash, PhcStringsAgreeWithLibargon2BothWays) {
+  const pw::argon2_params params{.memory_kib = 256, .iterations = 2, .parallelism = 2};
+  for (std::string password : {std::string("hunter2"), std::string(""), std::string("a\0b", 3), std::string(200, 'x')}) {
+    const std::string ours = pw::hash(password, params);
+    EXPECT_EQ(argon2id_verify(ours.c_str(), password.data(), password.size()), ARGON2_OK) << ours;
+    for (std::size_t salt_bytes : {8u, 16u, 17u, 33u}) {
+      const std::string salt(salt_bytes, 's');
+      char theirs[256] = {};
+      ASSERT_EQ(argon2id_hash_encoded(2, 256, 2, password.data(), password.size(), salt.data(), salt.size(), 31,
+                                      theirs, sizeof theirs),
+                ARGON2_OK);
+      EXPECT_TRUE(pw::verify(password, theirs)) << theirs;
+      EXPECT_FALSE(pw::verify(password + "!", theirs)) << theirs;
+    }
+  }
+}
+
+long resident_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// A burst of logins must not leave argon2's working memory (19 MiB a hash by default) in
+// the allocator of every thread that hashed: through malloc, glibc keeps each block.
+TEST(PasswordHash, WorkingMemoryIsGivenBackAfterEveryHash) {
+  const pw::argon2_params defaults;
+  const long before = resident_kib();
+  ASSERT_GT(before, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 3; ++i) (void)pw::hash("burst", defaults);
+    });
+  }
+  for (auto& t : threads) t.join();
+  const long after = resident_kib();
+  // Four threads × 19 MiB would stay resident if the blocks were kept.
+  EXPECT_LT(after - before, 8 * 1024) << "resident before " << before << " KiB, after " << after << " KiB";
 }
 
 TEST(PasswordHash, SamePasswordGetsFreshSaltEachTime) {
