@@ -25,7 +25,8 @@
 # back as it was afterwards, whatever happens.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BASE=http://127.0.0.1:8080
+# HTTP_PORT: the local stack's nginx when it was brought up on another port.
+BASE=http://127.0.0.1:${HTTP_PORT:-8080}
 DURATION=10
 CONNECTIONS=64
 THREADS=2
