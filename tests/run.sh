@@ -135,12 +135,34 @@ export CARTGATE_TEST_WORDPRESS_TABLE_PREFIX=$WP_TABLE_PREFIX
 export CARTGATE_TEST_WORDPRESS_CONFIG_NAME=$WP_CONFIG_NAME
 export CARTGATE_TEST_STOREFRONT_KEY_FILE=$S/storefront/key
 
-say "running the tests"
-set +e
-ctest --test-dir "$BUILD_DIR" --output-on-failure "$@"
-rc=$?
-set -e
-if ((rc != 0)); then
-  say "TESTS FAILED (ctest exit status $rc); logs in $S/log, $S/nginx/logs, $S/pg/server.log"
+# Every stage runs, whatever an earlier one gave; the summary at the end names each
+# stage with its result, and the exit status is non-zero when any stage failed. With
+# ctest arguments (a -R subset, say) only the ctest stage runs.
+STAGES=()
+FAILED=0
+stage() {
+  local name=$1; shift
+  say "stage $name: $*"
+  local start=$SECONDS rc=0
+  "$@" || rc=$?
+  local took=$((SECONDS - start))
+  if ((rc == 0)); then
+    STAGES+=("$(printf '%-14s passed  %5d s' "$name" "$took")")
+  else
+    STAGES+=("$(printf '%-14s FAILED  %5d s  (exit status %d)' "$name" "$took" "$rc")")
+    FAILED=1
+  fi
+}
+
+stage ctest ctest --test-dir "$BUILD_DIR" --output-on-failure "$@"
+if (($# == 0)); then
+  # Further stages, one line each: they run against the stack above, still up.
+  :
 fi
-exit "$rc"
+
+say "summary"
+printf '  %s\n' "${STAGES[@]}" >&2
+if ((FAILED)); then
+  say "TESTS FAILED; logs in $S/log, $S/nginx/logs, $S/pg/server.log"
+  exit 1
+fi
