@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# Fault drills under load (docs/reliability.md). On a private stack of its own
+# (PostgreSQL, the worker pool, nginx and the SMTP sink; no storefront), each drill runs
+# tests/drills/load.py (95 % guarded requests, 4 % refresh, 1 % login through nginx),
+# injects one fault, and counts from the clients and PostgreSQL what was answered and
+# what was lost. Prints one table; the exit status is non-zero when a drill lost
+# something, answered other than 2xx or 503-in-the-contract's-shape, or did not heal.
+# Timings are figures for the docs, never asserted.
+#
+#   bash tests/drills/run.sh                 # every drill, full length
+#   bash tests/drills/run.sh --short         # the CI version: a few seconds per fault
+#   bash tests/drills/run.sh pg-restart listen-kill    # some drills only
+#
+# Drills: pg-restart pg-stop listen-kill worker-kill sigterm sighup
+#
+# Ports (fixed, distinct from tests/run.sh's and deploy/local's defaults; override with
+# the variables): PostgreSQL DRILL_PG_PORT=15446, nginx DRILL_HTTP_PORT=20180 /
+# DRILL_HTTPS_PORT=20143, stand-in storefront DRILL_UPSTREAM_PORT=20181, SMTP sink
+# DRILL_SMTP_PORT=20125. Everything started here is stopped on exit.
+set -euo pipefail
+SHORT=0
+ONLY=()
+while (($#)); do
+  case $1 in
+    --short) SHORT=1; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -*) echo "drills: unknown argument $1" >&2; exit 2 ;;
+    *) ONLY+=("$1"); shift ;;
+  esac
+done
+
+STACK=drills
+PG_PORT=${DRILL_PG_PORT:-15446}
+HTTP_PORT=${DRILL_HTTP_PORT:-20180}
+HTTPS_PORT=${DRILL_HTTPS_PORT:-20143}
+UPSTREAM_PORT=${DRILL_UPSTREAM_PORT:-20181}
+SMTP_PORT=${DRILL_SMTP_PORT:-20125}
+unset POOL_B_PORT
+WORKERS=2
+PG_FSYNC=off
+export STOREFRONT_SYNC=0 LOCAL_PLUGINS=0
+DRILLS_DIR=$(cd "$(dirname "$0")" && pwd)
+source "$DRILLS_DIR/../../deploy/local/common.sh"
+[[ -n ${CARTGATE:-} ]] && CARTGATE_BIN=$CARTGATE
+[[ -x $CARTGATE_BIN ]] || build
+BASE=http://127.0.0.1:$HTTP_PORT
+OUT=$S/drills
+CLIENTS=${DRILL_CLIENTS:-16}
+RATE=${DRILL_RATE:-15}
+
+# Lengths (seconds): load before the fault, the fault, load after it.
+if ((SHORT)); then
+  BEFORE=2 AFTER=3 PG_STOP_SECONDS=3 KILL_SECONDS=4
+else
+  BEFORE=5 AFTER=10 PG_STOP_SECONDS=10 KILL_SECONDS=30
+fi
+
+teardown() {
+  local rc=$?
+  trap - EXIT
+  [[ -n ${LOAD_PID:-} ]] && kill "$LOAD_PID" 2>/dev/null || true
+  nginx_down
+  pool_down
+  smtp_down
+  pg_down
+  exit "$rc"
+}
+trap teardown EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+psql_admin() { runuser -u postgres -- "$PG_BIN/psql" -h "$S/pg/run" -p "$PG_PORT" -U postgres -d cartgate -qAtX -v ON_ERROR_STOP=1 "$@"; }
+now() { date +%s.%N; }
+mark() { echo "$1 $(now)" >>"$DIR/marks"; }
+master_pid() { cat "$S/run/cartgate.pid"; }
+health() { curl -s -o /dev/null -w '%{http_code}' "$BASE/wp-json/cartgate/v1/health" || true; }
+
+stack_up() {
+  pg_down; nginx_down; pool_down; smtp_down
+  secrets
+  pg_up
+  pg_reset_database
+  write_config
+  cli migrate >/dev/null
+  mkdir -p "$S/log"
+  smtp_up
+  pool_up
+  nginx_up
+  wait_http "$BASE/wp-json/cartgate/v1/health"
+  # The drills' own stack: no rate limit gets in the way of the load, and logins never
+  # evict a session (so every session created must still be there).
+  local opt
+  for opt in rate_limit.login.max rate_limit.refresh.max rate_limit.validate.max jwt.max_sessions; do
+    cli option set "$opt" -1 >/dev/null
+  done
+  say "creating $CLIENTS drill users"
+  : >"$S/drill-users"
+  local i pw
+  for i in $(seq 1 "$CLIENTS"); do
+    pw=$(openssl rand -hex 12)
+    echo "$pw" | cli user add "drill$i" --email "drill$i@drills.invalid" >/dev/null
+    echo "drill$i:$pw" >>"$S/drill-users"
+  done
+  chmod 600 "$S/drill-users"
+}
+
+# ---- the faults: each runs between the marks fault_start and fault_end ----------------
+
+pg_stop() { pg_ctl_as_postgres -w -t 60 -m fast stop >/dev/null; }
+# Starts PostgreSQL and returns as soon as it accepts connections (pg_ctl -w polls only
+# once a second; the fault's end is marked from this).
+pg_start() {
+  pg_ctl_as_postgres -l "$S/pg/server.log" start -o "$(pg_server_options)" >/dev/null
+  for _ in $(seq 1 1200); do
+    runuser -u postgres -- "$PG_BIN/pg_isready" -q -h "$S/pg/run" -p "$PG_PORT" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+fault_pg-restart() {
+  mark fault_start
+  pg_stop
+  pg_start
+  mark fault_end
+}
+
+fault_pg-stop() {
+  mark fault_start
+  pg_stop
+  sleep "$PG_STOP_SECONDS"
+  pg_start
+  mark fault_end
+}
+
+fault_listen-kill() {
+  mark fault_start
+  local n
+  n=$(psql_admin -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                      WHERE datname = 'cartgate' AND query ILIKE 'LISTEN%'")
+  mark fault_end
+  echo "listen connections killed: $n" >"$DIR/fault.txt"
+  ((n > 0)) || { say "no LISTEN connection found"; return 1; }
+}
+
+fault_worker-kill() {
+  mark fault_start
+  local end=$((SECONDS + KILL_SECONDS)) killed=0 pid
+  while ((SECONDS < end)); do
+    pid=$(pgrep -P "$(master_pid)" | shuf -n 1 || true)
+    [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null && killed=$((killed + 1))
+    sleep 1
+  done
+  mark fault_end
+  echo "workers killed: $killed" >"$DIR/fault.txt"
+}
+
+# SIGTERM drains the pool (what is in flight completes) and it exits; the pool is then
+# started again, as a service manager's restart would.
+fault_sigterm() {
+  mark fault_start
+  local pid; pid=$(master_pid)
+  kill -TERM "$pid"
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  pool_up
+  for _ in $(seq 1 100); do [[ $(health) == 200 ]] && break; sleep 0.05; done
+  mark fault_end
+}
+
+# SIGHUP with a new worker count: the new generation starts, the old one drains.
+fault_sighup() {
+  WORKERS=3 write_config
+  mark fault_start
+  kill -HUP "$(master_pid)"
+  local n=0
+  for _ in $(seq 1 100); do
+    n=$(pgrep -P "$(master_pid)" | wc -l)
+    ((n == 3)) && break
+    sleep 0.1
+  done
+  mark fault_end
+  echo "workers after SIGHUP: $n" >"$DIR/fault.txt"
+  write_config
+}
+
+run_drill() {
+  local name=$1
+  DIR=$OUT/$name
+  rm -rf "$DIR" && mkdir -p "$DIR"
+  say "drill $name"
+  [[ $(health) == 200 ]] || die "the stack is not healthy before $name"
+  DRILL_DATABASE_URL=$(database_url | sed 's|//cartgate:[^@]*@|//cartgate@|') \
+    PGPASSWORD=$(cat "$S/secrets/db_password") DRILL_PSQL=$PG_BIN/psql \
+    python3 "$DRILLS_DIR/load.py" run --base "$BASE" --users "$S/drill-users" --state "$DIR" \
+      --clients "$CLIENTS" --rate "$RATE" >"$DIR/load.log" 2>&1 &
+  LOAD_PID=$!
+  for _ in $(seq 1 600); do
+    [[ -e $DIR/ready ]] && break
+    kill -0 "$LOAD_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  [[ -e $DIR/ready ]] || { cat "$DIR/load.log" >&2; die "the load client did not start"; }
+  sleep "$BEFORE"
+  local rc=0
+  "fault_$name" || rc=$?
+  sleep "$AFTER"
+  touch "$DIR/stop"
+  wait "$LOAD_PID" || rc=$?
+  LOAD_PID=
+  ((rc == 0)) || say "drill $name: fault or load client failed (exit status $rc)"
+  # Between drills: the stack is whole again.
+  for _ in $(seq 1 100); do [[ $(health) == 200 ]] && break; sleep 0.1; done
+}
+
+ALL=(pg-restart pg-stop listen-kill worker-kill sigterm sighup)
+((${#ONLY[@]})) || ONLY=("${ALL[@]}")
+for d in "${ONLY[@]}"; do
+  declare -F "fault_$d" >/dev/null || die "no drill named $d (drills: ${ALL[*]})"
+done
+
+stack_up
+rm -rf "$OUT" && mkdir -p "$OUT"
+for d in "${ONLY[@]}"; do run_drill "$d"; done
+
+say "drills ($( ((SHORT)) && echo short || echo full ); $CLIENTS clients at $RATE requests/s each; mix 95 % guarded, 4 % refresh, 1 % login)"
+dirs=()
+for d in "${ONLY[@]}"; do dirs+=("$OUT/$d"); done
+python3 "$DRILLS_DIR/load.py" table "${dirs[@]}"
