@@ -158,6 +158,8 @@ stage ctest ctest --test-dir "$BUILD_DIR" --output-on-failure "$@"
 if (($# == 0)); then
   # Further stages, one line each: they run against the stack above, still up.
   :
+  # Fault drills on a stack of their own (other ports; docs/reliability.md).
+  stage drills bash "$ROOT/tests/drills/run.sh" --short
 fi
 
 say "summary"

@@ -29,6 +29,8 @@ import http.client
 import json
 import os
 import random
+import re
+import email
 import subprocess
 import sys
 import threading
@@ -64,6 +66,8 @@ class Client:
         self.agent = "cartgate-drill/%d" % n
         self.reuse_after_doubt = 0
         self.bad_shape = 0
+        self.email, self.seen_mail, self.mail_sent, self.mail_arrived = "", set(), 0, 0
+        self.mail_waits = []
 
     def request(self, kind, method, path, body=None, headers=None):
         """One request; returns (status, body). Status 0: no answer (connection error or
@@ -111,6 +115,41 @@ class Client:
             self.sessions.append(Session(jwt_pat(access), access, j["extras"]["jwt_refresh"]))
         return status
 
+    def do_login_twofactor(self, maildir, stop, patience):
+        """A login with an email code: the first request gets 401 cocart_2fa_required and
+        a mail; the code is read from the SMTP sink's Maildir and sent back. Waits for the
+        mail up to `patience` seconds after `stop` is set. Returns the mail the answer said
+        was sent and whether it arrived."""
+        body = {"username": self.login, "password": self.password}
+        status, data = self.request("challenge", "POST", LOGIN, body=body)
+        if status != 401:
+            return False, False
+        try:
+            sent = bool(json.loads(data)["data"].get("email_sent"))
+        except (ValueError, KeyError, TypeError):
+            sent = False
+        if not sent:
+            return False, False
+        deadline = None
+        asked = time.time()
+        while True:
+            code = read_code(maildir, self.email, self.seen_mail)
+            if code:
+                break
+            if stop.is_set():
+                deadline = deadline or time.time() + patience
+                if time.time() > deadline:
+                    return True, False
+            time.sleep(0.1)
+        self.mail_waits.append(time.time() - asked)
+        body.update({"2fa_code": code, "2fa_provider": "email"})
+        status, data = self.request("login2fa", "POST", LOGIN, body=body)
+        if status == 200:
+            j = json.loads(data)
+            access = j["extras"]["jwt_token"]
+            self.sessions.append(Session(jwt_pat(access), access, j["extras"]["jwt_refresh"]))
+        return True, True
+
     def do_guarded(self, s, kind="guarded"):
         status, _ = self.request(kind, "GET", GUARDED, headers={"Authorization": "Bearer " + s.access})
         return status
@@ -131,15 +170,62 @@ class Client:
         return status
 
 
+def read_code(maildir, address, seen):
+    """The 8-digit code of the first mail to `address` in the Maildir not seen yet."""
+    new = os.path.join(maildir, "new")
+    for name in sorted(os.listdir(new)):
+        if name in seen:
+            continue
+        path = os.path.join(new, name)
+        try:
+            msg = email.message_from_binary_file(open(path, "rb"))
+        except OSError:
+            continue
+        if address not in (msg.get("To") or ""):
+            continue
+        seen.add(name)
+        text = msg.get_payload(decode=True) if not msg.is_multipart() else msg.get_payload(0).get_payload(decode=True)
+        for line in (text or b"").decode(errors="replace").splitlines():
+            if re.fullmatch(r"\d{8}", line.strip()):
+                return line.strip()
+    return None
+
+
+def twofactor_loop(c, maildir, stop, patience):
+    """Email two-factor logins one after the other until `stop`."""
+    while not stop.is_set():
+        sent, arrived = c.do_login_twofactor(maildir, stop, patience)
+        c.mail_sent += sent
+        c.mail_arrived += arrived
+        if not sent:
+            time.sleep(0.2)
+
+
 def run(args):
     state = args.state
     users = [line.strip().split(":", 1) for line in open(args.users) if line.strip()]
     users = users[: args.clients]
     logs = [[] for _ in users]
     clients = [Client(i, args.base, u, p, logs[i]) for i, (u, p) in enumerate(users)]
+    tf_clients = []
+    if args.twofactor_users:
+        for line in open(args.twofactor_users):
+            if not line.strip():
+                continue
+            login, password, address = line.strip().split(":", 2)
+            log = []
+            logs.append(log)
+            c = Client(1000 + len(tf_clients), args.base, login, password, log)
+            c.email = address
+            tf_clients.append(c)
     mix = [int(x) for x in args.mix.split(",")]
+    setup = [threading.Thread(target=c.do_login, args=("setup",)) for c in clients]
+    for t in setup:
+        t.start()
+    for t in setup:
+        t.join()
     for c in clients:
-        if c.do_login("setup") != 200:
+        if not c.sessions:
             sys.exit("load: setup login failed for %s" % c.login)
     open(os.path.join(state, "ready"), "w").close()
     stop_file = os.path.join(state, "stop")
@@ -166,6 +252,8 @@ def run(args):
                 next_at = time.time()
 
     threads = [threading.Thread(target=loop, args=(c,), daemon=True) for c in clients]
+    threads += [threading.Thread(target=twofactor_loop, args=(c, args.maildir, stop, args.mail_patience), daemon=True)
+                for c in tf_clients]
     start = time.time()
     for t in threads:
         t.start()
@@ -179,7 +267,7 @@ def run(args):
     # The check. A session whose last refresh is still in doubt gets one more try with the
     # token it holds: that is what the client would send.
     lost_refresh, lost_guard = [], []
-    for c in clients:
+    for c in clients + tf_clients:
         for s in c.sessions:
             st = c.do_refresh(s, "check")
             if st != 200:
@@ -194,7 +282,7 @@ def run(args):
             k, v = line.split()
             marks[k] = float(v)
 
-    db = database_check(clients)
+    db = database_check(clients + tf_clients)
     answers = [a for log in logs for a in log if a[0] >= start and a[1] != "check" and a[1] != "setup"]
     by_status = {}
     by_kind = {}
@@ -202,7 +290,12 @@ def run(args):
         by_status[str(status)] = by_status.get(str(status), 0) + 1
         k = by_kind.setdefault(kind, {})
         k[str(status)] = k.get(str(status), 0) + 1
-    bad = sorted(t for t, _, status in answers if not 200 <= status < 300)
+    # A two-factor challenge (the first step of an email login) is answered 401 by design.
+    def fine(kind, status):
+        return 200 <= status < 300 or (kind == "challenge" and status == 401)
+
+    bad = sorted(t for t, kind, status in answers if not fine(kind, status))
+    wrong = sorted({str(status) for _, kind, status in answers if not fine(kind, status) and status != 503})
     result = {
         "requests": len(answers),
         "seconds": round(end - start, 1),
@@ -221,9 +314,17 @@ def run(args):
         "lost_refresh_tokens": lost_refresh,
         "lost_guard": lost_guard,
         "reuse_after_doubt": sum(c.reuse_after_doubt for c in clients),
-        "bad_5xx_shape": sum(c.bad_shape for c in clients),
+        "bad_5xx_shape": sum(c.bad_shape for c in clients + tf_clients),
+        "wrong_statuses": wrong,
         "db": db,
     }
+    if tf_clients:
+        sent = sum(c.mail_sent for c in tf_clients)
+        arrived = sum(c.mail_arrived for c in tf_clients)
+        result["mail"] = {"sent": sent, "arrived": arrived, "lost": sent - arrived,
+                          "twofactor_logins": sum(len(c.sessions) for c in tf_clients),
+                          # The longest a client waited for its code, challenge to mail.
+                          "longest_wait": round(max([w for c in tf_clients for w in c.mail_waits] or [0]), 1)}
     result["outcome"] = outcome(result)
     with open(os.path.join(state, "result.json"), "w") as f:
         json.dump(result, f, indent=1)
@@ -245,9 +346,10 @@ def outcome(r):
         why.append("audit rows lost")
     if r["reuse_after_doubt"]:
         why.append("reuse after an in-doubt refresh")
-    wrong = sorted(k for k in r["by_status"] if not (k.startswith("2") or k == "503"))
-    if wrong:
-        why.append("answers other than 2xx/503: " + ",".join(wrong))
+    if r["wrong_statuses"]:
+        why.append("answers other than 2xx/503: " + ",".join(r["wrong_statuses"]))
+    if r.get("mail", {}).get("lost"):
+        why.append("mail lost")
     if r["bad_5xx_shape"]:
         why.append("5xx not in the contract's shape")
     return "ok" if not why else "FAILED: " + "; ".join(why)
@@ -324,6 +426,10 @@ def main():
     r.add_argument("--clients", type=int, default=16)
     r.add_argument("--rate", type=float, default=20.0, help="requests per second per client")
     r.add_argument("--mix", default="95,4,1", help="guarded,refresh,login weights")
+    r.add_argument("--twofactor-users", help="login:password:email lines of users with email two-factor on")
+    r.add_argument("--maildir", help="the SMTP sink's Maildir")
+    r.add_argument("--mail-patience", type=float, default=120.0,
+                   help="seconds a two-factor client still waits for its mail after the load stops")
     t = sub.add_parser("table")
     t.add_argument("dirs", nargs="+")
     a = p.parse_args()

@@ -11,7 +11,7 @@
 #   bash tests/drills/run.sh --short         # the CI version: a few seconds per fault
 #   bash tests/drills/run.sh pg-restart listen-kill    # some drills only
 #
-# Drills: pg-restart pg-stop listen-kill worker-kill sigterm sighup
+# Drills: pg-restart pg-stop listen-kill worker-kill sigterm sighup smtp-down
 #
 # Ports (fixed, distinct from tests/run.sh's and deploy/local's defaults; override with
 # the variables): PostgreSQL DRILL_PG_PORT=15446, nginx DRILL_HTTP_PORT=20180 /
@@ -45,15 +45,17 @@ source "$DRILLS_DIR/../../deploy/local/common.sh"
 [[ -x $CARTGATE_BIN ]] || build
 BASE=http://127.0.0.1:$HTTP_PORT
 OUT=$S/drills
-CLIENTS=${DRILL_CLIENTS:-16}
-RATE=${DRILL_RATE:-15}
 
 # Lengths (seconds): load before the fault, the fault, load after it.
+# The load: CLIENTS clients (one user each) at RATE requests a second each.
 if ((SHORT)); then
-  BEFORE=2 AFTER=3 PG_STOP_SECONDS=3 KILL_SECONDS=4
+  BEFORE=2 AFTER=3 PG_STOP_SECONDS=3 KILL_SECONDS=4 SMTP_DOWN_SECONDS=5
+  CLIENTS=${DRILL_CLIENTS:-8} RATE=${DRILL_RATE:-25}
 else
-  BEFORE=5 AFTER=10 PG_STOP_SECONDS=10 KILL_SECONDS=30
+  BEFORE=5 AFTER=10 PG_STOP_SECONDS=10 KILL_SECONDS=30 SMTP_DOWN_SECONDS=60
+  CLIENTS=${DRILL_CLIENTS:-16} RATE=${DRILL_RATE:-15}
 fi
+TWOFACTOR_CLIENTS=4
 
 teardown() {
   local rc=$?
@@ -95,13 +97,24 @@ stack_up() {
   done
   say "creating $CLIENTS drill users"
   : >"$S/drill-users"
-  local i pw
+  local i pw pids=()
   for i in $(seq 1 "$CLIENTS"); do
     pw=$(openssl rand -hex 12)
-    echo "$pw" | cli user add "drill$i" --email "drill$i@drills.invalid" >/dev/null
+    echo "$pw" | cli user add "drill$i" --email "drill$i@drills.invalid" >/dev/null &
+    pids+=($!)
     echo "drill$i:$pw" >>"$S/drill-users"
   done
+  for i in "${pids[@]}"; do wait "$i" || die "cannot create the drill users"; done
   chmod 600 "$S/drill-users"
+  # Users with email two-factor on, for the SMTP drill: login:password:email.
+  : >"$S/drill-2fa-users"
+  for i in $(seq 1 "$TWOFACTOR_CLIENTS"); do
+    pw=$(openssl rand -hex 12)
+    echo "$pw" | cli user add "drill2fa$i" --email "drill2fa$i@drills.invalid" >/dev/null
+    cli 2fa email enable "drill2fa$i" >/dev/null
+    echo "drill2fa$i:$pw:drill2fa$i@drills.invalid" >>"$S/drill-2fa-users"
+  done
+  chmod 600 "$S/drill-2fa-users"
 }
 
 # ---- the faults: each runs between the marks fault_start and fault_end ----------------
@@ -155,6 +168,20 @@ fault_worker-kill() {
   echo "workers killed: $killed" >"$DIR/fault.txt"
 }
 
+# The SMTP sink down while clients log in with email two-factor codes: the mails wait
+# in the outbox and go once it is back.
+fault_smtp-down() {
+  mark fault_start
+  smtp_down
+  sleep "$SMTP_DOWN_SECONDS"
+  smtp_up
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null && break
+    sleep 0.05
+  done
+  mark fault_end
+}
+
 # SIGTERM drains the pool (what is in flight completes) and it exits; the pool is then
 # started again, as a service manager's restart would.
 fault_sigterm() {
@@ -189,10 +216,12 @@ run_drill() {
   rm -rf "$DIR" && mkdir -p "$DIR"
   say "drill $name"
   [[ $(health) == 200 ]] || die "the stack is not healthy before $name"
+  local extra=()
+  [[ $name == smtp-down ]] && extra=(--twofactor-users "$S/drill-2fa-users" --maildir "$S/mail")
   DRILL_DATABASE_URL=$(database_url | sed 's|//cartgate:[^@]*@|//cartgate@|') \
     PGPASSWORD=$(cat "$S/secrets/db_password") DRILL_PSQL=$PG_BIN/psql \
     python3 "$DRILLS_DIR/load.py" run --base "$BASE" --users "$S/drill-users" --state "$DIR" \
-      --clients "$CLIENTS" --rate "$RATE" >"$DIR/load.log" 2>&1 &
+      --clients "$CLIENTS" --rate "$RATE" "${extra[@]}" >"$DIR/load.log" 2>&1 &
   LOAD_PID=$!
   for _ in $(seq 1 600); do
     [[ -e $DIR/ready ]] && break
@@ -212,7 +241,7 @@ run_drill() {
   for _ in $(seq 1 100); do [[ $(health) == 200 ]] && break; sleep 0.1; done
 }
 
-ALL=(pg-restart pg-stop listen-kill worker-kill sigterm sighup)
+ALL=(pg-restart pg-stop listen-kill worker-kill sigterm sighup smtp-down)
 ((${#ONLY[@]})) || ONLY=("${ALL[@]}")
 for d in "${ONLY[@]}"; do
   declare -F "fault_$d" >/dev/null || die "no drill named $d (drills: ${ALL[*]})"
