@@ -17,6 +17,11 @@ outcome classify(const std::exception& e) {
     if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03") {
       return outcome::unavailable;
     }
+    // The database is up but refuses the work: 25006, writes refused (a read-only server,
+    // default_transaction_read_only, a standby); class 53, insufficient resources (disk
+    // full, out of memory, too many connections). Nothing was committed; the client may
+    // try again later, so 503 rather than 500.
+    if (state == "25006" || state.rfind("53", 0) == 0) return outcome::unavailable;
     if (state == "40001" || state == "40P01") return outcome::retry;
     if (state == "23505" || state == "23503") return outcome::conflict;
     return outcome::bug;

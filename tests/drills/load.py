@@ -217,6 +217,8 @@ def run(args):
             logs.append(log)
             c = Client(1000 + len(tf_clients), args.base, login, password, log)
             c.email = address
+            # Mail from earlier drills is not this run's.
+            c.seen_mail = set(os.listdir(os.path.join(args.maildir, "new")))
             tf_clients.append(c)
     mix = [int(x) for x in args.mix.split(",")]
     setup = [threading.Thread(target=c.do_login, args=("setup",)) for c in clients]

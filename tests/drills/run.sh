@@ -12,11 +12,12 @@
 #   bash tests/drills/run.sh pg-restart listen-kill    # some drills only
 #
 # Drills: pg-restart pg-stop listen-kill worker-kill sigterm sighup smtp-down
+#         refuse-writes slow-clients failover (last: it leaves the standby as primary)
 #
 # Ports (fixed, distinct from tests/run.sh's and deploy/local's defaults; override with
 # the variables): PostgreSQL DRILL_PG_PORT=15446, nginx DRILL_HTTP_PORT=20180 /
 # DRILL_HTTPS_PORT=20143, stand-in storefront DRILL_UPSTREAM_PORT=20181, SMTP sink
-# DRILL_SMTP_PORT=20125. Everything started here is stopped on exit.
+# DRILL_SMTP_PORT=20125, the failover drill's standby DRILL_STANDBY_PORT=15447. Everything started here is stopped on exit.
 set -euo pipefail
 SHORT=0
 ONLY=()
@@ -49,13 +50,14 @@ OUT=$S/drills
 # Lengths (seconds): load before the fault, the fault, load after it.
 # The load: CLIENTS clients (one user each) at RATE requests a second each.
 if ((SHORT)); then
-  BEFORE=2 AFTER=3 PG_STOP_SECONDS=3 KILL_SECONDS=4 SMTP_DOWN_SECONDS=5
+  BEFORE=2 AFTER=3 PG_STOP_SECONDS=3 KILL_SECONDS=4 SMTP_DOWN_SECONDS=5 SLOW_SECONDS=5
   CLIENTS=${DRILL_CLIENTS:-8} RATE=${DRILL_RATE:-25}
 else
-  BEFORE=5 AFTER=10 PG_STOP_SECONDS=10 KILL_SECONDS=30 SMTP_DOWN_SECONDS=60
+  BEFORE=5 AFTER=10 PG_STOP_SECONDS=10 KILL_SECONDS=30 SMTP_DOWN_SECONDS=60 SLOW_SECONDS=30
   CLIENTS=${DRILL_CLIENTS:-16} RATE=${DRILL_RATE:-15}
 fi
 TWOFACTOR_CLIENTS=4
+SLOW_CONNECTIONS=${DRILL_SLOW_CONNECTIONS:-1000}
 
 teardown() {
   local rc=$?
@@ -64,6 +66,7 @@ teardown() {
   nginx_down
   pool_down
   smtp_down
+  standby_down
   pg_down
   exit "$rc"
 }
@@ -77,12 +80,45 @@ mark() { echo "$1 $(now)" >>"$DIR/marks"; }
 master_pid() { cat "$S/run/cartgate.pid"; }
 health() { curl -s -o /dev/null -w '%{http_code}' "$BASE/wp-json/cartgate/v1/health" || true; }
 
+# The stack's cartgate.toml, with the LISTEN connection named in pg_stat_activity (the
+# listen-kill drill finds it by that name). DB_HOSTS: the hosts of database.url (the
+# failover drill names the primary and the standby).
+DB_HOSTS=127.0.0.1:$PG_PORT
+DB_PARAMS=
+drill_url() {
+  local sep=${DB_PARAMS:+?}
+  echo "postgresql://cartgate:$(cat "$S/secrets/db_password")@$DB_HOSTS/cartgate$sep$DB_PARAMS"
+}
+drill_config() {
+  write_config
+  local url listen
+  url=$(drill_url)
+  listen="$url${DB_PARAMS:+&}${DB_PARAMS:-?}application_name=cartgate-listen"
+  local line out=()
+  while IFS= read -r line; do
+    if [[ $line == "url = "* ]]; then
+      out+=("url = \"$url\"" "listen_url = \"$listen\"")
+    else
+      out+=("$line")
+    fi
+  done <"$S/cartgate.toml"
+  printf '%s\n' "${out[@]}" >"$S/cartgate.toml"
+}
+
+STANDBY_PORT=${DRILL_STANDBY_PORT:-15447}
+pg_standby() { runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$S/pg/standby" "$@"; }
+standby_down() {
+  [[ -d $S/pg/standby ]] || return 0
+  pg_standby status >/dev/null 2>&1 && pg_standby -m fast -w stop >/dev/null || true
+}
+
 stack_up() {
-  pg_down; nginx_down; pool_down; smtp_down
+  pg_down; standby_down; nginx_down; pool_down; smtp_down
+  rm -rf "$S/pg/standby" "$S/mail"
   secrets
   pg_up
   pg_reset_database
-  write_config
+  drill_config
   cli migrate >/dev/null
   mkdir -p "$S/log"
   smtp_up
@@ -150,7 +186,7 @@ fault_listen-kill() {
   mark fault_start
   local n
   n=$(psql_admin -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                      WHERE datname = 'cartgate' AND query ILIKE 'LISTEN%'")
+                      WHERE application_name = 'cartgate-listen'")
   mark fault_end
   echo "listen connections killed: $n" >"$DIR/fault.txt"
   ((n > 0)) || { say "no LISTEN connection found"; return 1; }
@@ -196,7 +232,7 @@ fault_sigterm() {
 
 # SIGHUP with a new worker count: the new generation starts, the old one drains.
 fault_sighup() {
-  WORKERS=3 write_config
+  WORKERS=3 drill_config
   mark fault_start
   kill -HUP "$(master_pid)"
   local n=0
@@ -207,7 +243,56 @@ fault_sighup() {
   done
   mark fault_end
   echo "workers after SIGHUP: $n" >"$DIR/fault.txt"
-  write_config
+  drill_config
+}
+
+# PostgreSQL refusing writes, as it does when the disk holding its WAL is full: staged
+# without filling a disk, by making every transaction read-only (ALTER SYSTEM + reload
+# reaches the open connections too) for PG_STOP_SECONDS.
+psql_rw() { runuser -u postgres -- env PGOPTIONS="-c default_transaction_read_only=off" "$PG_BIN/psql" -h "$S/pg/run" -p "$PG_PORT" -U postgres -d cartgate -qAtX -v ON_ERROR_STOP=1 "$@"; }
+fault_refuse-writes() {
+  mark fault_start
+  psql_rw -c "ALTER SYSTEM SET default_transaction_read_only = on" -c "SELECT pg_reload_conf()" >/dev/null
+  sleep "$PG_STOP_SECONDS"
+  psql_rw -c "ALTER SYSTEM RESET default_transaction_read_only" -c "SELECT pg_reload_conf()" >/dev/null
+  mark fault_end
+}
+
+# SLOW_CONNECTIONS clients sending a login request a byte a second, beside the load.
+fault_slow-clients() {
+  mark fault_start
+  python3 "$DRILLS_DIR/slow.py" --port "$HTTP_PORT" --connections "$SLOW_CONNECTIONS" \
+    --seconds "$SLOW_SECONDS" >"$DIR/fault.txt"
+  mark fault_end
+}
+
+# Failover: a streaming standby (pg_basebackup -R) on STANDBY_PORT, cartgate pointed at
+# both with target_session_attrs=read-write; under load the primary is stopped and the
+# standby promoted, and cartgate must follow without a restart. Runs last: the stack's
+# database is the promoted standby afterwards.
+setup_failover() {
+  rm -rf "$S/pg/standby"
+  mkdir -p "$S/pg/run-standby" && chown postgres:postgres "$S/pg/run-standby"
+  runuser -u postgres -- "$PG_BIN/pg_basebackup" -h "$S/pg/run" -p "$PG_PORT" -U postgres \
+    -D "$S/pg/standby" -R -X stream -c fast >/dev/null || die "pg_basebackup failed"
+  pg_standby -l "$S/pg/standby.log" -w -t 60 start \
+    -o "$(pg_server_options | sed -e "s|-p $PG_PORT|-p $STANDBY_PORT|" -e "s|-k $S/pg/run |-k $S/pg/run-standby |")" \
+    >/dev/null || { tail -n 20 "$S/pg/standby.log" >&2; die "the standby did not start"; }
+  DB_HOSTS=127.0.0.1:$PG_PORT,127.0.0.1:$STANDBY_PORT DB_PARAMS=target_session_attrs=read-write
+  drill_config
+  pool_up
+  for _ in $(seq 1 100); do [[ $(health) == 200 ]] && break; sleep 0.1; done
+}
+fault_failover() {
+  mark fault_start
+  pg_stop
+  pg_standby -w -t 60 promote >/dev/null
+  for _ in $(seq 1 1200); do
+    [[ $(runuser -u postgres -- "$PG_BIN/psql" -h "$S/pg/run-standby" -p "$STANDBY_PORT" -U postgres -d cartgate \
+          -qAtX -c "SELECT pg_is_in_recovery()" 2>/dev/null) == f ]] && break
+    sleep 0.05
+  done
+  mark fault_end
 }
 
 run_drill() {
@@ -217,8 +302,9 @@ run_drill() {
   say "drill $name"
   [[ $(health) == 200 ]] || die "the stack is not healthy before $name"
   local extra=()
+  [[ $name == failover ]] && setup_failover
   [[ $name == smtp-down ]] && extra=(--twofactor-users "$S/drill-2fa-users" --maildir "$S/mail")
-  DRILL_DATABASE_URL=$(database_url | sed 's|//cartgate:[^@]*@|//cartgate@|') \
+  DRILL_DATABASE_URL=$(drill_url | sed 's|//cartgate:[^@]*@|//cartgate@|') \
     PGPASSWORD=$(cat "$S/secrets/db_password") DRILL_PSQL=$PG_BIN/psql \
     python3 "$DRILLS_DIR/load.py" run --base "$BASE" --users "$S/drill-users" --state "$DIR" \
       --clients "$CLIENTS" --rate "$RATE" "${extra[@]}" >"$DIR/load.log" 2>&1 &
@@ -241,7 +327,7 @@ run_drill() {
   for _ in $(seq 1 100); do [[ $(health) == 200 ]] && break; sleep 0.1; done
 }
 
-ALL=(pg-restart pg-stop listen-kill worker-kill sigterm sighup smtp-down)
+ALL=(pg-restart pg-stop listen-kill worker-kill sigterm sighup smtp-down refuse-writes slow-clients failover)
 ((${#ONLY[@]})) || ONLY=("${ALL[@]}")
 for d in "${ONLY[@]}"; do
   declare -F "fault_$d" >/dev/null || die "no drill named $d (drills: ${ALL[*]})"
