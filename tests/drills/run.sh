@@ -93,7 +93,7 @@ drill_config() {
   write_config
   local url listen
   url=$(drill_url)
-  listen="$url${DB_PARAMS:+&}${DB_PARAMS:-?}application_name=cartgate-listen"
+  if [[ -n $DB_PARAMS ]]; then listen="$url&application_name=cartgate-listen"; else listen="$url?application_name=cartgate-listen"; fi
   local line out=()
   while IFS= read -r line; do
     if [[ $line == "url = "* ]]; then
