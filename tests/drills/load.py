@@ -65,6 +65,7 @@ class Client:
         self.sessions = []
         self.agent = "cartgate-drill/%d" % n
         self.reuse_after_doubt = 0
+        self.reuse_pats = set()
         self.bad_shape = 0
         self.email, self.seen_mail, self.mail_sent, self.mail_arrived = "", set(), 0, 0
         self.mail_waits = []
@@ -164,6 +165,7 @@ class Client:
         elif status == 401 and b"refresh_token_reused" in data:
             if s.in_doubt:
                 self.reuse_after_doubt += 1
+                self.reuse_pats.add(s.pat)
             s.in_doubt = False
         elif status == 0 or status >= 500:
             s.in_doubt = True
@@ -221,7 +223,14 @@ def run(args):
             c.seen_mail = set(os.listdir(os.path.join(args.maildir, "new")))
             tf_clients.append(c)
     mix = [int(x) for x in args.mix.split(",")]
-    setup = [threading.Thread(target=c.do_login, args=("setup",)) for c in clients]
+    def first_login(c):
+        # The stack may still be settling after the previous drill (a worker respawning).
+        for _ in range(20):
+            if c.do_login("setup") == 200:
+                return
+            time.sleep(0.5)
+
+    setup = [threading.Thread(target=first_login, args=(c,)) for c in clients]
     for t in setup:
         t.start()
     for t in setup:
@@ -316,6 +325,7 @@ def run(args):
         "lost_refresh_tokens": lost_refresh,
         "lost_guard": lost_guard,
         "reuse_after_doubt": sum(c.reuse_after_doubt for c in clients),
+        "reuse_after_doubt_pats": sorted(p for c in clients for p in c.reuse_pats),
         "bad_5xx_shape": sum(c.bad_shape for c in clients + tf_clients),
         "wrong_statuses": wrong,
         "db": db,
@@ -327,33 +337,42 @@ def run(args):
                           "twofactor_logins": sum(len(c.sessions) for c in tf_clients),
                           # The longest a client waited for its code, challenge to mail.
                           "longest_wait": round(max([w for c in tf_clients for w in c.mail_waits] or [0]), 1)}
-    result["outcome"] = outcome(result)
+    result["outcome"] = outcome(result, args.tolerate_doubt_reuse)
     with open(os.path.join(state, "result.json"), "w") as f:
         json.dump(result, f, indent=1)
     print(json.dumps({k: result[k] for k in ("requests", "by_status", "error_window", "heal")}))
 
 
-def outcome(r):
+def outcome(r, tolerate_doubt_reuse=False):
     """What the drill asserts (no timing): nothing lost, every failure a 503 in the
-    contract's shape, and healed (the check after the fault passed for every session)."""
+    contract's shape, and healed (the check after the fault passed for every session).
+
+    With tolerate_doubt_reuse (the CI version), a session revoked because its client sent
+    again a refresh token whose rotation had committed without an answer reaching it is
+    reported, not failed: contract §2.2 calls that reuse (docs/reliability.md,
+    "Reuse after an answer lost")."""
     why = []
     db = r["db"]
-    if db["sessions_missing"] or db["sessions_revoked"]:
+    known = set(r["reuse_after_doubt_pats"]) if tolerate_doubt_reuse else set()
+    revoked = [p for p in db["sessions_revoked"] if p not in known]
+    if db["sessions_missing"] or revoked:
         why.append("sessions lost")
-    if r["lost_refresh_tokens"]:
+    if [x for x in r["lost_refresh_tokens"] if x["pat"] not in known]:
         why.append("refresh tokens lost")
-    if r["lost_guard"]:
+    if [x for x in r["lost_guard"] if x["pat"] not in known]:
         why.append("not healed (guard refused after the fault)")
     if db["audit_login_missing"] or db["audit_refresh_missing"]:
         why.append("audit rows lost")
-    if r["reuse_after_doubt"]:
-        why.append("reuse after an in-doubt refresh")
+    if r["reuse_after_doubt"] and not tolerate_doubt_reuse:
+        why.append("%d session(s) revoked as reuse after a refresh answer was lost" % r["reuse_after_doubt"])
     if r["wrong_statuses"]:
         why.append("answers other than 2xx/503: " + ",".join(r["wrong_statuses"]))
     if r.get("mail", {}).get("lost"):
         why.append("mail lost")
     if r["bad_5xx_shape"]:
         why.append("5xx not in the contract's shape")
+    if not why and r["reuse_after_doubt"]:
+        return "ok (known: %d revoked as reuse after a lost refresh answer)" % r["reuse_after_doubt"]
     return "ok" if not why else "FAILED: " + "; ".join(why)
 
 
@@ -415,7 +434,7 @@ def table(dirs):
     widths = [max(len(x[i]) for x in rows + [head]) for i in range(len(head))]
     for row in [head] + rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
-    return 0 if all(row[-1] == "ok" for row in rows) else 1
+    return 0 if all(row[-1].startswith("ok") for row in rows) else 1
 
 
 def main():
@@ -428,6 +447,8 @@ def main():
     r.add_argument("--clients", type=int, default=16)
     r.add_argument("--rate", type=float, default=20.0, help="requests per second per client")
     r.add_argument("--mix", default="95,4,1", help="guarded,refresh,login weights")
+    r.add_argument("--tolerate-doubt-reuse", action="store_true",
+                   help="report, not fail, sessions revoked as reuse after a lost refresh answer")
     r.add_argument("--twofactor-users", help="login:password:email lines of users with email two-factor on")
     r.add_argument("--maildir", help="the SMTP sink's Maildir")
     r.add_argument("--mail-patience", type=float, default=120.0,
