@@ -40,7 +40,8 @@ import urllib.parse
 GUARDED = "/wp-json/cocart/v2/cart"
 REFRESH = "/wp-json/cocart/jwt/refresh-token"
 LOGIN = "/wp-json/cocart/v2/login"
-TIMEOUT = 10.0
+# Long enough for a login on a machine far busier than its cores (argon2 under load).
+TIMEOUT = 30.0
 
 
 def jwt_pat(token):
