@@ -17,14 +17,15 @@
 # Ports (fixed, distinct from tests/run.sh's and deploy/local's defaults; override with
 # the variables): PostgreSQL DRILL_PG_PORT=15446, nginx DRILL_HTTP_PORT=20180 /
 # DRILL_HTTPS_PORT=20143, stand-in storefront DRILL_UPSTREAM_PORT=20181, SMTP sink
-# DRILL_SMTP_PORT=20125, the failover drill's standby DRILL_STANDBY_PORT=15447. Everything started here is stopped on exit.
+# DRILL_SMTP_PORT=20125, the failover drill's standby DRILL_STANDBY_PORT=15447.
+# Everything started here is stopped on exit.
 set -euo pipefail
 SHORT=0
 ONLY=()
 while (($#)); do
   case $1 in
     --short) SHORT=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     -*) echo "drills: unknown argument $1" >&2; exit 2 ;;
     *) ONLY+=("$1"); shift ;;
   esac
@@ -335,6 +336,11 @@ ALL=(pg-restart pg-stop listen-kill worker-kill sigterm sighup smtp-down refuse-
 for d in "${ONLY[@]}"; do
   declare -F "fault_$d" >/dev/null || die "no drill named $d (drills: ${ALL[*]})"
 done
+# failover leaves the promoted standby as the stack's database: it always runs last.
+ordered=()
+for d in "${ONLY[@]}"; do [[ $d == failover ]] || ordered+=("$d"); done
+((${#ordered[@]} < ${#ONLY[@]})) && ordered+=(failover)
+ONLY=("${ordered[@]}")
 
 stack_up
 rm -rf "$OUT" && mkdir -p "$OUT"
