@@ -130,6 +130,21 @@ void record_cli_secrets(const std::vector<std::string>& args, std::string_view s
     auto nl = stdin_text.find('\n');
     record_secret("password", stdin_text.substr(0, nl));
   }
+  // `2fa totp enable` prints the base32 key, then its otpauth URI; `2fa
+  // backup-codes` prints one code a line.
+  bool twofactor = args.size() >= 3 && args[0] == "2fa";
+  if (twofactor && args[1] == "totp" && args[2] == "enable") {
+    record_secret("totp_key", out.substr(0, out.find('\n')));
+  }
+  if (twofactor && args[1] == "backup-codes") {
+    std::size_t start = 0;
+    while (start < out.size()) {
+      auto nl = out.find('\n', start);
+      record_secret("backup_code", out.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start));
+      if (nl == std::string_view::npos) break;
+      start = nl + 1;
+    }
+  }
   // `jwt create` and anything else printing tokens: compact JWS and 128-hex refresh tokens.
   static const std::regex jws("eyJ[A-Za-z0-9_-]+\\.eyJ[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+");
   static const std::regex refresh("(^|[^0-9a-f])([0-9a-f]{128})($|[^0-9a-f])");

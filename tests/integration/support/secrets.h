@@ -26,8 +26,9 @@ void record_secret(std::string_view kind, std::string_view value);
 void record_request_secrets(std::string_view body);
 void record_response_secrets(std::string_view body);
 
-// What a CLI run carried: the password on stdin of `user add` / `user passwd`, and the
-// tokens `jwt create` prints.
+// What a CLI run carried: the password on stdin of `user add` / `user passwd`, the
+// tokens `jwt create` prints, the key of `2fa totp enable`, the codes of
+// `2fa backup-codes`.
 void record_cli_secrets(const std::vector<std::string>& args, std::string_view stdin_text,
                         std::string_view out);
 
