@@ -55,7 +55,7 @@ failed=0
 # ---- 1. unit tests, with LeakSanitizer ---------------------------------------------
 start=$SECONDS
 say "unit tests (ASan + UBSan + LSan)"
-if ! ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+if ! ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1 \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
      ctest --test-dir "$ASAN_DIR" -L unit --output-on-failure; then
   say "FAIL: unit tests under the sanitizers"

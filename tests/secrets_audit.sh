@@ -132,20 +132,20 @@ if [[ -n $token ]]; then
   printf '{"level":"info","event":"refresh","refresh_token":"%s"}\n' "$token" >"$seeded"
   [[ -n $code ]] && printf '{"level":"info","event":"login_failed","2fa_code":"%s"}\n' "$code" >>"$seeded"
   want=$([[ -n $code ]] && echo 2 || echo 1)
-  got=$(python3 "$ROOT/tests/secrets_audit.py" "$all" "$seeded" 2>/dev/null | grep -c 'found:' || true)
+  got=$(/usr/bin/python3 "$ROOT/tests/secrets_audit.py" "$all" "$seeded" 2>/dev/null | grep -c 'found:' || true)
   ((got == want)) || fail "the audit missed secrets planted in a log ($got of $want found)"
 else
   fail "no refresh token among the recorded secrets: cannot check that the audit finds one"
 fi
 
-python3 "$ROOT/tests/secrets_audit.py" "$all" "${corpus[@]}" || fail "secrets found (above)"
+/usr/bin/python3 "$ROOT/tests/secrets_audit.py" "$all" "${corpus[@]}" || fail "secrets found (above)"
 
 # Core dumps: no process of the running pool may be dumpable (checked as
 # server_hardening_test.cc does, with kcmp() and no CAP_SYS_PTRACE); a sleep of ours
 # shows that the check tells a dumpable process apart.
 sleep 30 &
 control=$!
-[[ $(python3 "$ROOT/tests/secrets_audit.py" --dumpable "$control") == "$control dumpable" ]] ||
+[[ $(/usr/bin/python3 "$ROOT/tests/secrets_audit.py" --dumpable "$control") == "$control dumpable" ]] ||
   fail "the dumpable check does not see a dumpable process"
 kill "$control" 2>/dev/null; wait "$control" 2>/dev/null || true
 master=$(cat "${CARTGATE_TEST_POOL_PID_FILE:?}" 2>/dev/null || true)
@@ -153,7 +153,7 @@ if [[ -n $master ]] && kill -0 "$master" 2>/dev/null; then
   mapfile -t pool < <(echo "$master"; ps -o pid= --ppid "$master" | tr -d ' ')
   while read -r pid state; do
     [[ $state == not-dumpable ]] || fail "pool process $pid: $state (it could write a core file)"
-  done < <(python3 "$ROOT/tests/secrets_audit.py" --dumpable "${pool[@]}")
+  done < <(/usr/bin/python3 "$ROOT/tests/secrets_audit.py" --dumpable "${pool[@]}")
   say "${#pool[@]} pool processes, none dumpable; core_pattern $(cat /proc/sys/kernel/core_pattern)"
 else
   fail "the pool is not running (no pid in $CARTGATE_TEST_POOL_PID_FILE)"
