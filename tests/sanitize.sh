@@ -88,6 +88,8 @@ restore() {
 }
 trap restore EXIT
 sed -i -e "s|^directory = \"$BUILD_DIR/plugins\"|directory = \"$ASAN_DIR/plugins\"|" "$CONFIG"
+grep -qx "directory = \"$ASAN_DIR/plugins\"" "$CONFIG" ||
+  die "$CONFIG names no plugin folder of $BUILD_DIR to replace by $ASAN_DIR/plugins"
 
 start=$SECONDS
 pool_down
