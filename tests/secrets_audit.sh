@@ -40,7 +40,9 @@ AUDIT=$(dirname "$SECRETS_FILE")
 NOTIFY_LOG=$AUDIT/notify.log
 NOTIFY_PID=$AUDIT/notify-recorder.pid
 NOTIFY_STOP=$AUDIT/notify-recorder.stop
-CHANNELS=(cartgate_revoke cartgate_events cartgate_options cartgate_outbox)
+# cartgate_events first: events_test.cc finds `cartgate events tail` by a backend whose
+# last query is a LISTEN on it, and this session's last query moves on at once.
+CHANNELS=(cartgate_events cartgate_revoke cartgate_options cartgate_outbox)
 
 say() { printf 'secrets-audit: %s\n' "$*" >&2; }
 
