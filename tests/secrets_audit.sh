@@ -152,7 +152,11 @@ control=$!
 kill "$control" 2>/dev/null; wait "$control" 2>/dev/null || true
 master=$(cat "${CARTGATE_TEST_POOL_PID_FILE:?}" 2>/dev/null || true)
 if [[ -n $master ]] && kill -0 "$master" 2>/dev/null; then
-  mapfile -t pool < <(echo "$master"; ps -o pid= --ppid "$master" | tr -d ' ')
+  pool=("$master")
+  for stat in /proc/[0-9]*/stat; do
+    read -r pid _ _ ppid _ 2>/dev/null <"$stat" || continue
+    [[ $ppid == "$master" ]] && pool+=("$pid")
+  done
   while read -r pid state; do
     [[ $state == not-dumpable ]] || fail "pool process $pid: $state (it could write a core file)"
   done < <(/usr/bin/python3 "$ROOT/tests/secrets_audit.py" --dumpable "${pool[@]}")
