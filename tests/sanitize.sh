@@ -55,9 +55,16 @@ failed=0
 # ---- 1. unit tests, with LeakSanitizer ---------------------------------------------
 start=$SECONDS
 say "unit tests (ASan + UBSan + LSan)"
+# One test is left out, because what it measures is not there under the sanitizer:
+# PasswordHash.WorkingMemoryIsGivenBackAfterEveryHash asserts that resident memory does
+# not grow by argon2's working memory after a burst of hashes; under ASan the shadow of
+# every mapping and the allocator's quarantine are resident too (it grew 13-16 MiB, with
+# or without detect_stack_use_after_return), which says nothing about cartgate's memory.
+# The ctest stage runs it, on the Release build.
 if ! ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1 \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-     ctest --test-dir "$ASAN_DIR" -L unit --output-on-failure; then
+     ctest --test-dir "$ASAN_DIR" -L unit --output-on-failure \
+       -E '^PasswordHash\.WorkingMemoryIsGivenBackAfterEveryHash$'; then
   say "FAIL: unit tests under the sanitizers"
   failed=1
 fi
