@@ -134,6 +134,12 @@ export CARTGATE_TEST_WORDPRESS_TABLE_PREFIX=$WP_TABLE_PREFIX
 # key of the must-use plugin's cookie → token requests.
 export CARTGATE_TEST_WORDPRESS_CONFIG_NAME=$WP_CONFIG_NAME
 export CARTGATE_TEST_STOREFRONT_KEY_FILE=$S/storefront/key
+# Every secret the tests use is written down here, and every NOTIFY payload of the run
+# recorded beside it, for the secrets audit (tests/secrets_audit.sh; the recorder ends
+# with this script).
+rm -rf "$S/secrets-audit" && mkdir -m 700 "$S/secrets-audit"
+export CARTGATE_TEST_SECRETS_FILE=$S/secrets-audit/secrets.tsv
+bash "$ROOT/tests/secrets_audit.sh" record-notify $$ &
 
 # Every stage runs, whatever an earlier one gave; the summary at the end names each
 # stage with its result, and the exit status is non-zero when any stage failed. With
@@ -157,7 +163,8 @@ stage() {
 stage ctest ctest --test-dir "$BUILD_DIR" --output-on-failure "$@"
 if (($# == 0)); then
   # Further stages, one line each: they run against the stack above, still up.
-  :
+  stage sanitizers bash "$ROOT/tests/sanitize.sh"
+  stage secrets bash "$ROOT/tests/secrets_audit.sh"
   # Fault drills on a stack of their own (other ports; docs/reliability.md).
   stage drills bash "$ROOT/tests/drills/run.sh" --short
 fi

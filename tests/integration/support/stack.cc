@@ -1,5 +1,7 @@
 #include "support/stack.h"
 
+#include "support/secrets.h"
+
 #include <curl/curl.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -243,8 +245,13 @@ http_result http(const std::string& path_and_query, const http_options& o) {
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(o.body.size()));
   }
 
+  // The secrets this request carries and its answer brings (tests/secrets_audit.sh).
+  if (!o.bearer.empty()) record_secret("access_token", o.bearer);
+  if (o.basic) record_secret("password", o.basic_password);
+  record_request_secrets(o.body);
   CURLcode rc = curl_easy_perform(c);
   if (rc == CURLE_OK) {
+    record_response_secrets(res.body);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res.status);
   } else {
     res.status = 0;
@@ -397,7 +404,11 @@ http_result fastcgi_client::finish() {
     std::string content(len + pad, '\0');
     if (len + pad && !read_exact(fd_, content.data(), len + pad)) break;
     if (type == fcgi_stdout) out.append(content, 0, len);
-    if (type == fcgi_end_request) return parse_cgi(out);
+    if (type == fcgi_end_request) {
+      auto r = parse_cgi(out);
+      record_response_secrets(r.body);
+      return r;
+    }
   }
   http_result r = out.empty() ? http_result{} : parse_cgi(out);
   if (out.empty()) r.error = "connection closed without a FastCGI answer";
@@ -408,6 +419,7 @@ http_result fastcgi(const std::string& socket_path, const std::string& method,
                     const std::string& uri, const std::string& body,
                     const std::string& content_type) {
   fastcgi_client c(socket_path);
+  record_request_secrets(body);
   c.begin(method, uri, body.size(), content_type);
   try {
     c.send_body(body);
@@ -519,7 +531,9 @@ static std::string binary() {
 cli_result cli(const std::vector<std::string>& args, const std::string& stdin_text) {
   std::vector<std::string> argv = {binary()};
   argv.insert(argv.end(), args.begin(), args.end());
-  return run(argv, stdin_text, {"CARTGATE_CONFIG=" + env("CARTGATE_TEST_CONFIG")});
+  auto r = run(argv, stdin_text, {"CARTGATE_CONFIG=" + env("CARTGATE_TEST_CONFIG")});
+  record_cli_secrets(args, stdin_text, r.out);
+  return r;
 }
 
 pqxx::connection db() { return pqxx::connection(env("CARTGATE_TEST_DATABASE_URL")); }
