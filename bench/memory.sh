@@ -4,10 +4,10 @@
 # splits a shared page between the processes sharing it) is read
 #
 #   idle        2 s after the start
-#   hot path    3 s after 5 s of wrk on the cart route, validate-token and `me`
-#   logins      3 s after 5 s of successful logins (no 2FA; 8 accounts)
+#   hot path    once settled after 5 s of wrk on the cart route, validate-token and `me`
+#   logins      once settled after 5 s of successful logins (no 2FA; 8 accounts)
 #   flood       every 0.5 s during 500 concurrent failing logins (bench/login.lua), and
-#               3 s after it
+#               once settled after it (settled: no CPU used by the pool for 1 s, then 3 s)
 #
 # Bounds (exit status 1 when one is exceeded):
 #   idle        each worker's RSS <= IDLE_MIB (20)
@@ -50,7 +50,7 @@ for i in 1 2 3 4 5 6 7 8; do
   name=cartgate_bench_login_$i
   logins+=("$name")
   if has_user "$name"; then
-    printf '%s\n' "$CARTGATE_BENCH_PASSWORD" | cli user passwd "$name" >/dev/null
+    printf '%s\n' "$CARTGATE_BENCH_PASSWORD" | cli user passwd "$name" >/dev/null 2>&1
   else
     printf '%s\n' "$CARTGATE_BENCH_PASSWORD" | cli user add "$name" --email "$name@bench.invalid" >/dev/null
   fi
@@ -100,6 +100,21 @@ show() {
   printf '%-10s pool RSS %7s MiB;%s  (RSS/Pss MiB)\n' "$label" "$(mib "$pool")" "$out" >&2
 }
 
+# Settled: the pool's CPU time did not move for a whole second (what wrk left queued is
+# answered), at most 60 s.
+pool_ticks() {
+  local pids=($(pool_pid) $(workers))
+  (cd /proc && cat "${pids[@]/%//stat}" 2>/dev/null) | awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
+}
+settle() {
+  local before after
+  for _ in $(seq 1 60); do
+    before=$(pool_ticks); sleep 1; after=$(pool_ticks)
+    ((after - before <= 2)) && break
+  done
+  sleep 3  # the trimmer's 2 s period, and a margin
+}
+
 pool_up 2>/dev/null
 for _ in $(seq 1 100); do curl -sf -o /dev/null "$BASE/wp-json/cartgate/v1/health" && break; sleep 0.1; done
 sleep 2
@@ -110,11 +125,11 @@ AUTH=(-H "Authorization: Bearer $CARTGATE_BENCH_TOKEN")
 wrk -t2 -c64 -d5s "${AUTH[@]}" "$BASE/wp-json/cocart/v2/cart" >/dev/null
 wrk -t2 -c64 -d5s -s "$ROOT/bench/validate.lua" "$BASE/wp-json/cocart/jwt/validate-token" >/dev/null
 wrk -t2 -c64 -d5s "${AUTH[@]}" "$BASE/wp-json/cartgate/v1/me" >/dev/null
-sleep 3
+settle
 HOT=$(sample hot_path); show "$HOT"
 
 wrk -t2 -c64 -d5s --timeout 10s -s "$ROOT/bench/login_success.lua" "$BASE/wp-json/cocart/v2/login" >"$WORK/login.txt"
-sleep 3
+settle
 LOGINS=$(sample logins); show "$LOGINS"
 grep statuses "$WORK/login.txt" | sed 's/^/           /' >&2 || true
 
@@ -132,7 +147,7 @@ wait "$FLOOD_PID" || true
 FLOOD_PID=
 [[ -n $PEAK ]] && show "$PEAK"
 grep statuses "$WORK/flood.txt" | sed 's/^/           /' >&2 || true
-sleep 3
+settle
 AFTER=$(sample after_flood); show "$AFTER"
 
 # ---- bounds ---------------------------------------------------------------------------

@@ -114,7 +114,7 @@ for ((i = 1; i <= LOGIN_ACCOUNTS; i++)); do
   name=cartgate_bench_login_$i
   logins+=("$name")
   if has_user "$name"; then
-    printf '%s\n' "$CARTGATE_BENCH_PASSWORD" | cli user passwd "$name" >/dev/null
+    printf '%s\n' "$CARTGATE_BENCH_PASSWORD" | cli user passwd "$name" >/dev/null 2>&1
   else
     add_user "$name" "$CARTGATE_BENCH_PASSWORD"
   fi
@@ -132,10 +132,15 @@ done
 export CARTGATE_BENCH_REFRESH_FILE=$WORK/refresh-tokens CARTGATE_BENCH_THREADS=$THREADS
 refresh_tokens() {
   local i k
-  for ((i = 1; i <= REFRESH_ACCOUNTS; i++)); do
-    for ((k = 1; k <= PER_ACCOUNT; k++)); do echo "cartgate_bench_refresh_$i"; done
+  # Account after account, so the parallel `jwt create`s are for different accounts (two
+  # for the same one could each evict the other's new session).
+  for ((k = 1; k <= PER_ACCOUNT; k++)); do
+    for ((i = 1; i <= REFRESH_ACCOUNTS; i++)); do echo "cartgate_bench_refresh_$i"; done
   done | xargs -P 4 -I{} sh -c 'CARTGATE_CONFIG="$1" "$2" jwt create --user="$3" | sed -n 2p' _ "$CONF" "$CARTGATE_BIN" {} \
     >"$CARTGATE_BENCH_REFRESH_FILE"
+  local n
+  n=$(grep -c . "$CARTGATE_BENCH_REFRESH_FILE" || true)
+  ((n >= CONNECTIONS)) || say "warning: only $n refresh tokens for $CONNECTIONS connections"
 }
 
 # ---- options lifted for the run, the configuration, the scratch database: put back ---
@@ -235,7 +240,7 @@ run_one() {
   local phase=$1 target=$2 before after out rps p50 p99 bad
   [[ $target == refresh ]] && refresh_tokens
   before=$(cpu_sample)
-  local TIMEFORMAT='%3U %3S'
+  local TIMEFORMAT='%3U %3S %3R'
   {
     time case $target in
       static) "${WRK[@]}" "$BASE/bench/static.json" ;;
@@ -248,8 +253,10 @@ run_one() {
       me) "${WRK[@]}" "${AUTH[@]}" "$BASE/wp-json/cartgate/v1/me" ;;
       login) "${WRK[@]}" --timeout 10s -s "$ROOT/bench/login_success.lua" "$BASE/wp-json/cocart/v2/login" ;;
       refresh) "${WRK[@]}" -s "$ROOT/bench/refresh_chain.lua" "$BASE/wp-json/cocart/jwt/refresh-token" ;;
+      # pgbench counts its -T from before its clients connect (64 backends took 3.5 s to
+      # start on the loaded machine) and leaves that time out of its tps: 5 s more for it.
       pgbench) runuser -u postgres -- "$PG_BIN/pgbench" -h "$S/pg/run" -p "$PG_PORT" -U postgres -n -N \
-                 -c "$CONNECTIONS" -j "$THREADS" -T "$DURATION" "$PGBENCH_DB" 2>&1 ;;
+                 -c "$CONNECTIONS" -j "$THREADS" -T "$((DURATION + 5))" "$PGBENCH_DB" 2>&1 ;;
     esac >"$WORK/out"
   } 2>"$WORK/time"
   after=$(cpu_sample)
@@ -267,8 +274,9 @@ run_one() {
   fi
   bad=${bad:-0}
   local cpu
-  cpu=$(awk -v b="$before" -v a="$after" -v t="$(tail -n 1 "$WORK/time")" -v hz="$CLK_TCK" -v d="$DURATION" 'BEGIN {
-    split(b, x); split(a, y); split(t, w)
+  # CPU seconds per second of the run's wall time (bash's `time`: user, system, real).
+  cpu=$(awk -v b="$before" -v a="$after" -v t="$(tail -n 1 "$WORK/time")" -v hz="$CLK_TCK" 'BEGIN {
+    split(b, x); split(a, y); split(t, w); d = w[3]
     ng = (y[1] - x[1]) / hz / d; cg = (y[2] - x[2]) / hz / d; pg = (y[3] - x[3]) / hz / d
     lg = (w[1] + w[2]) / d; all = (y[4] - x[4]) / hz / d
     other = all - ng - cg - pg - lg; if (other < 0) other = 0
