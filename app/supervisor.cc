@@ -23,6 +23,7 @@
 
 #include "event_loop.h"
 #include "http/errors.h"
+#include "infra/heap_trim.h"
 #include "infra/log.h"
 #include "infra/metrics.h"
 #include "worker/worker.h"
@@ -105,6 +106,9 @@ int open_socket(const std::string& path, const config& cfg, const std::string& g
   try {
     worker w(cfg);
     w.start();
+    // What starting freed goes back now; what requests free, every 2 s while it runs.
+    heap_trim::now();
+    heap_trim::periodic trimmer;
     log::info("worker_started", {{"generation", std::to_string(generation)}});
     {
       front connections(w.api(), listen_fd, auth_fd, front_options::from(cfg));
@@ -129,6 +133,8 @@ int serve(const config& initial, const std::function<config()>& reload) {
     // (bad keys, unreadable plugin…): the operator sees the reason once, at start.
     worker probe(cfg);
   }
+  // The probe's freed heap would otherwise be copied into every worker by fork().
+  heap_trim::now();
   int listen_fd = open_socket(cfg.socket_path, cfg, cfg.socket_group);
   const std::string auth_path = cfg.auth_socket();
   int auth_fd = auth_path.empty() ? -1 : open_socket(auth_path, cfg, cfg.auth_socket_group());

@@ -36,8 +36,12 @@ struct token_claims {
 
 class token_memo {
  public:
-  // Direct-mapped: a new token takes its slot from whichever token was there.
+  // Direct-mapped: a new token takes its slot from whichever token was there. A memo
+  // starts with first_slot_count slots and doubles (forgetting what it held) each time
+  // half of them are taken, up to slot_count: a thread that sees a few tokens holds a few
+  // KiB, not slot_count slots (~400 KiB) in every thread of every worker.
   static constexpr std::size_t slot_count = 8192;
+  static constexpr std::size_t first_slot_count = 64;
 
   // The calling thread's memo for this owner (one worker's token_keys, i.e. one key and issuer); a
   // different owner on the same thread starts from empty.
@@ -47,6 +51,7 @@ class token_memo {
   const token_claims* find(std::string_view token) const;
   void remember(std::string_view token, token_claims claims);
   void clear();
+  std::size_t slots_allocated() const { return slots_.size(); }
 
  private:
   struct slot {
@@ -55,6 +60,7 @@ class token_memo {
     std::unique_ptr<const token_claims> claims;
   };
   std::vector<slot> slots_;
+  std::size_t taken_ = 0;
 };
 
 }  // namespace cartgate

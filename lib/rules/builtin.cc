@@ -124,15 +124,17 @@ namespace {
 
 class geo_rule : public rule {
  public:
-  geo_rule(std::shared_ptr<const geo::country_db> db, std::string header)
-      : db_(std::move(db)), header_(std::move(header)) {}
+  geo_rule(country_db_loader load, std::string header) : load_(std::move(load)), header_(std::move(header)) {}
   std::string_view name() const override { return "geo"; }
   std::optional<failure> check(context& c) override {
     if (c.pol.blocked_countries.empty() && c.pol.allowed_countries.empty()) return std::nullopt;
+    std::call_once(loaded_, [this] { db_ = load_(); });
     return decide_geo(c.pol, request_country(c.req, header_, *db_));
   }
 
  private:
+  country_db_loader load_;
+  std::once_flag loaded_;
   std::shared_ptr<const geo::country_db> db_;
   std::string header_;
 };
@@ -175,7 +177,10 @@ class client_rule : public rule {
 }  // namespace
 
 std::unique_ptr<rule> make_geo_rule(std::shared_ptr<const geo::country_db> db, std::string header) {
-  return std::make_unique<geo_rule>(std::move(db), std::move(header));
+  return std::make_unique<geo_rule>([db = std::move(db)] { return db; }, std::move(header));
+}
+std::unique_ptr<rule> make_geo_rule(country_db_loader load, std::string header) {
+  return std::make_unique<geo_rule>(std::move(load), std::move(header));
 }
 std::unique_ptr<rule> make_schedule_rule() { return std::make_unique<schedule_rule>(); }
 std::unique_ptr<rule> make_device_rule() { return std::make_unique<device_rule>(); }

@@ -6,6 +6,7 @@
 //   auto g = rules::make_geo_rule(shared_db, "X-Country-Code");
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,6 +49,11 @@ std::optional<std::string> request_country(const http::request& req, std::string
 std::shared_ptr<const geo::country_db> shared_country_db(const config& cfg);
 
 std::unique_ptr<rule> make_geo_rule(std::shared_ptr<const geo::country_db> db, std::string header);
+// The same rule with its database loaded the first time a country option asks for it:
+// the tor files' ~14 MiB of ranges stay out of every worker that never checks a country
+// (docs/benchmarks.md, "Worker memory").
+using country_db_loader = std::function<std::shared_ptr<const geo::country_db>()>;
+std::unique_ptr<rule> make_geo_rule(country_db_loader load, std::string header);
 std::unique_ptr<rule> make_schedule_rule();
 std::unique_ptr<rule> make_device_rule();
 std::unique_ptr<rule> make_client_rule();

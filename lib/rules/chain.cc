@@ -9,7 +9,17 @@
 namespace cartgate::rules {
 
 chain::chain(const config& cfg, events::bus& bus) {
-  rules_.push_back(make_geo_rule(shared_country_db(cfg), cfg.country_header));
+  if (cfg.mmdb_file.empty()) {
+    // The tor files, parsed into memory: only once a country option is set.
+    config paths;
+    paths.geoip_v4_file = cfg.geoip_v4_file;
+    paths.geoip_v6_file = cfg.geoip_v6_file;
+    rules_.push_back(make_geo_rule([paths] { return shared_country_db(paths); }, cfg.country_header));
+  } else {
+    // An mmdb is mapped, not parsed (cheap to hold), and one that cannot be read should
+    // stop the start.
+    rules_.push_back(make_geo_rule(shared_country_db(cfg), cfg.country_header));
+  }
   rules_.push_back(make_schedule_rule());
   rules_.push_back(make_device_rule());
   rules_.push_back(make_client_rule());

@@ -498,5 +498,27 @@ TEST(Options, RuleEndpointSwitchesAreValidated) {
   EXPECT_FALSE(policy::defaults().rules_on_validate);
 }
 
+// A worker that never checks a country never parses the tor files (~14 MiB of ranges):
+// the rule loads its database the first time a country option asks, and only then.
+TEST(GeoRule, DatabaseIsLoadedOnlyOnceACountryOptionIsSet) {
+  int loads = 0;
+  auto rule = make_geo_rule(
+      [&loads] {
+        ++loads;
+        return std::make_shared<const geo::country_db>();
+      },
+      "X-Country-Code");
+  fixture fx;
+  fx.req.headers["x-country-code"] = "CN";
+  auto ctx = fx.ctx();
+  EXPECT_EQ(answer(rule->check(ctx)), "allow");
+  EXPECT_EQ(loads, 0);
+  fx.pol = with({{"geo.blocked_countries", "CN"}});
+  auto limited = fx.ctx();
+  EXPECT_EQ(answer(rule->check(limited)), "403 cocart_geo_blocked");
+  EXPECT_EQ(answer(rule->check(limited)), "403 cocart_geo_blocked");
+  EXPECT_EQ(loads, 1);
+}
+
 }  // namespace
 }  // namespace cartgate::rules

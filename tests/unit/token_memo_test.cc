@@ -87,6 +87,26 @@ TEST(TokenMemo, ManyTokensStayBoundedAndTheLatestIsFound) {
   EXPECT_GT(found, 0);
 }
 
+// A thread that sees a handful of tokens holds a handful of slots (memory of every
+// thread of every worker); one that sees many grows to the bound and still finds them.
+TEST(TokenMemo, FewTokensHoldFewSlotsAndManyGrowToTheBound) {
+  int owner = 0;
+  auto& memo = token_memo::for_this_thread(&owner);
+  memo.clear();
+  for (int i = 0; i < 3; ++i) memo.remember("few-" + std::to_string(i), claims_for(i, "pat_few"));
+  EXPECT_EQ(memo.slots_allocated(), token_memo::first_slot_count);
+  for (int i = 0; i < 3; ++i) EXPECT_NE(memo.find("few-" + std::to_string(i)), nullptr);
+  for (int i = 0; i < 4 * static_cast<int>(token_memo::slot_count); ++i) {
+    memo.remember("many-" + std::to_string(i), claims_for(i, "pat_many"));
+  }
+  EXPECT_EQ(memo.slots_allocated(), token_memo::slot_count);
+  int found = 0;
+  for (int i = 3 * static_cast<int>(token_memo::slot_count); i < 4 * static_cast<int>(token_memo::slot_count); ++i) {
+    if (memo.find("many-" + std::to_string(i))) ++found;
+  }
+  EXPECT_GT(found, static_cast<int>(token_memo::slot_count) / 2);
+}
+
 TEST(TokenMemo, ClearForgetsEverything) {
   int owner = 0;
   auto& memo = token_memo::for_this_thread(&owner);
