@@ -19,6 +19,8 @@ SMTP_PORT=${SMTP_PORT:-12525}
 POOL_B_PORT=${POOL_B_PORT:-18090}
 # nginx's server whose guarded routes the nginx module checks (when the build made it).
 MODULE_PORT=${MODULE_PORT:-18091}
+# The nginx that tests/nginx_module/algorithms_test.sh starts for itself.
+export MODULE_TEST_PORT=${MODULE_TEST_PORT:-18092}
 # Throwaway data: no need to wait for the disk.
 PG_FSYNC=off
 WORKERS=2
