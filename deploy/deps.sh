@@ -13,6 +13,9 @@ packages=(
   oathtool libfcgi-bin python3 python3-jwt python3-cryptography python3-aiosmtpd python3-passlib python3-bcrypt wrk
   # The storefront (contract §8): WordPress from Debian on PHP-FPM and MariaDB.
   php-fpm php php-mysql mariadb-server wordpress wordpress-theme-twentytwentythree
+  # The token check inside nginx (nginx/module/, docs/nginx-module.md): nginx's source
+  # as Debian builds it, and the JSON parser the module links.
+  nginx-dev libjansson-dev
 )
 
 missing=()

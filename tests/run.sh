@@ -17,6 +17,10 @@ HTTPS_PORT=${HTTPS_PORT:-18443}
 UPSTREAM_PORT=${UPSTREAM_PORT:-18081}
 SMTP_PORT=${SMTP_PORT:-12525}
 POOL_B_PORT=${POOL_B_PORT:-18090}
+# nginx's server whose guarded routes the nginx module checks (when the build made it).
+MODULE_PORT=${MODULE_PORT:-18091}
+# The nginx that tests/nginx_module/algorithms_test.sh starts for itself.
+export MODULE_TEST_PORT=${MODULE_TEST_PORT:-18092}
 # Throwaway data: no need to wait for the disk.
 PG_FSYNC=off
 WORKERS=2
@@ -112,6 +116,8 @@ export CARTGATE_TEST_DATABASE_URL; CARTGATE_TEST_DATABASE_URL=$(database_url)
 export CARTGATE_TEST_HTTP_PORT=$HTTP_PORT
 export CARTGATE_TEST_HTTPS_PORT=$HTTPS_PORT
 export CARTGATE_TEST_POOL_B_PORT=$POOL_B_PORT
+# Empty without nginx-dev: the module-mode cases then say they are skipped.
+export CARTGATE_TEST_MODULE_PORT; CARTGATE_TEST_MODULE_PORT=$([[ -f $NGINX_MODULE_SO ]] && echo "$MODULE_PORT" || true)
 export CARTGATE_TEST_UPSTREAM_PORT=$UPSTREAM_PORT
 export CARTGATE_TEST_SMTP_PORT=$SMTP_PORT
 export CARTGATE_TEST_MAIL_DIR=$S/mail

@@ -9,6 +9,7 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 CARTGATE_BIN=$BUILD_DIR/cartgate
+NGINX_MODULE_SO=$BUILD_DIR/nginx-module/ngx_http_cartgate_module.so
 
 say() { printf 'cartgate[%s]: %s\n' "$STACK" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -163,6 +164,8 @@ url = "$(database_url)"
 socket = "$S/run/cartgate.sock"
 socket_mode = "0660"
 socket_group = "$SOCKET_GROUP"
+# The revocation state nginx's cartgate module reads (docs/nginx-module.md).
+revocation_state = "$S/run/revocation.state"
 # The storefront's PHP (www-data) signs cookie → token requests on the auth socket.
 auth_socket_group = "www-data"
 workers = ${WORKERS:-2}
@@ -247,7 +250,8 @@ nginx_up() {
   # The operator's snippets, used as they are, with /etc/nginx paths pointed here.
   local f
   for f in cartgate.conf cartgate-fastcgi.conf cartgate-fastcgi-params.conf cartgate-protect.conf \
-           cartgate-protect-optional.conf cartgate-proxy-headers.conf cartgate-auth-header.conf; do
+           cartgate-protect-optional.conf cartgate-proxy-headers.conf cartgate-auth-header.conf \
+           cartgate-verify.conf cartgate-verify-optional.conf; do
     sed -e "s|/etc/nginx/cartgate|$S/nginx/cartgate|g" "$ROOT/nginx/$f" >"$S/nginx/$f"
   done
   # With POOL_B_PORT set (tests/run.sh), a second server on that port sends cartgate's
@@ -263,12 +267,21 @@ nginx_up() {
     sed -e 's|fastcgi_pass cartgate;|fastcgi_pass cartgate_b;|' \
         "$S/nginx/cartgate-fastcgi.conf" >"$S/nginx/cartgate-b-fastcgi.conf"
   fi
+  # cartgate's nginx module, when the build made it (docs/nginx-module.md); its test
+  # server only with MODULE_PORT (tests/run.sh).
+  local module=(-e '/^[[:space:]]*#module /d' -e '/^[[:space:]]*#module_port /d')
+  if [[ -f $NGINX_MODULE_SO ]]; then
+    module=(-e 's|^\([[:space:]]*\)#module |\1|')
+    if [[ -n ${MODULE_PORT:-} ]]; then module+=(-e 's|^\([[:space:]]*\)#module_port |\1|');
+    else module+=(-e '/^[[:space:]]*#module_port /d'); fi
+  fi
   sed -e "s|@SOCKET@|$S/run/cartgate.sock|g" -e "s|@AUTH_SOCKET@|$S/run/cartgate-auth.sock|g" \
       -e "s|@AUTH_SOCKET_B@|$S/run/cartgate-b-auth.sock|g" -e "s|@HTTP_PORT@|$HTTP_PORT|g" \
       -e "s|@HTTPS_PORT@|$HTTPS_PORT|g" -e "s|@UPSTREAM_PORT@|$UPSTREAM_PORT|g" \
       -e "s|@STATIC_PORT@|${STATIC_PORT:-0}|g" \
       -e "s|@SOCKET_B@|$S/run/cartgate-b.sock|g" -e "s|@POOL_B_PORT@|${POOL_B_PORT:-0}|g" \
-      "${pool_b[@]}" \
+      "${pool_b[@]}" "${module[@]}" \
+      -e "s|@MODULE_SO@|$NGINX_MODULE_SO|g" -e "s|@MODULE_PORT@|${MODULE_PORT:-0}|g" \
       -e "s|@STATE@|$S|g" -e "s|@ROOT@|$ROOT|g" -e "s|@WP_CONFIG_NAME@|$WP_CONFIG_NAME|g" \
       -e "s|@NGINX_USER@|$NGINX_USER|g" \
       "$ROOT/nginx/local.conf.in" >"$S/nginx/nginx.conf"

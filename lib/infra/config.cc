@@ -61,6 +61,7 @@ const std::vector<config_key_doc>& config_keys() {
       {"server.socket_mode", "0660", "Permissions of the socket files (octal)."},
       {"server.socket_group", "", "Group given to the socket files: one only nginx's user is in (e.g. cartgate-web); empty = cartgate's own group."},
       {"server.auth_socket_group", "", "Group of the auth socket when it must differ (PHP-FPM's group, for cookie → token); empty = server.socket_group."},
+      {"server.revocation_state", "", "File (in the run folder) where one worker keeps the revocation state that nginx's cartgate module reads, so guarded routes need no auth subrequest (docs/nginx-module.md); empty = none."},
       {"server.workers", "0", "Worker processes; 0 = number of cores."},
       {"server.threads", "8", "Threads per worker process for requests that may wait (refresh, logout, two-factor, database reads); logins have password.max_concurrent threads of their own."},
       {"server.io_threads", "1", "Event-loop threads per worker process: FastCGI connections, and token checks answered from memory."},
@@ -162,6 +163,7 @@ config config::from_toml(const std::string& text) {
   take(t, "server", "socket_mode", c.socket_mode);
   take(t, "server", "socket_group", c.socket_group);
   take(t, "server", "auth_socket_group", c.auth_socket_group_setting);
+  take(t, "server", "revocation_state", c.revocation_state);
   take(t, "server", "workers", c.workers);
   take(t, "server", "threads", c.threads);
   take(t, "server", "io_threads", c.io_threads);

@@ -40,6 +40,7 @@ struct config {
   std::string socket_mode = "0660";
   std::string socket_group;            // group of the socket files; "" = the process's own
   std::string auth_socket_group_setting;  // "" = socket_group: see auth_socket_group()
+  std::string revocation_state;  // the nginx module's state file; "" = none
   int workers = 0;  // 0 = number of cores
   int threads = 8;     // threads per worker process for requests that may wait
   int io_threads = 1;  // event-loop threads per worker process

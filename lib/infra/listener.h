@@ -65,6 +65,9 @@ class listener {
   // Connected, LISTENing, resynchronised (on_reconnect ran) and heard from within the
   // deadline: notifications can be trusted to arrive.
   bool live() const;
+  // steady_clock (CLOCK_MONOTONIC) nanoseconds: every notification committed before
+  // this instant has been handed out (the send time of the last heartbeat answered).
+  std::int64_t heard_at_ns() const { return heard_at_ns_.load(); }
 
  private:
   struct job {

@@ -76,10 +76,15 @@ worker::worker(config cfg)
 void worker::schedule_background() {
   listener_.on_channel("cartgate_revoke", [this](std::string_view payload) {
     sessions_.on_notification(payload);
+    if (revocations_) revocations_->apply(payload, unix_now(), policy_.current().access_ttl);
   });
   // Notifications may have been missed while the connection was down: forget every
   // cached session (they are re-read on demand) before trusting the cache again.
-  listener_.on_reconnect([this](pqxx::connection&) { sessions_.clear(); });
+  listener_.on_reconnect([this](pqxx::connection&) {
+    sessions_.clear();
+    if (revocations_) revocations_->reset(unix_now());
+  });
+  if (!cfg_.revocation_state.empty()) schedule_revocation_state();
   // Fail closed: while the LISTEN connection is down, half-open or late with its
   // heartbeat, a revocation could go unheard, so the cache is bypassed (each check reads
   // PostgreSQL) until the listener is back — which it is only after the clear above.
@@ -115,6 +120,22 @@ void worker::schedule_background() {
   });
   listener_.on_reconnect([this](pqxx::connection& c) { reload_policy(c); });
   if (outbox_) outbox_->attach(listener_);
+}
+
+// The nginx module's state (auth/revocation_file.h): the worker that holds the file's
+// lock writes it from this thread; the others try to take it over now and then. The
+// heard-at instant goes out only while the listener is live, so a lost or silent LISTEN
+// connection leaves the file to age, and nginx asks cartgate once it is 1 s old.
+void worker::schedule_revocation_state() {
+  revocations_ = std::make_unique<revocation_file>(cfg_.revocation_state, cfg_.socket_group);
+  listener_.every(std::chrono::milliseconds(50), [this](pqxx::connection&) {
+    if (!revocations_->holder()) {
+      if (!revocations_->try_take()) return;
+      revocations_->reset(unix_now());
+    }
+    if (listener_.live()) revocations_->heard(listener_.heard_at_ns());
+  });
+  listener_.every(std::chrono::minutes(1), [this](pqxx::connection&) { revocations_->purge(unix_now()); });
 }
 
 worker::~worker() { stop(); }

@@ -16,6 +16,7 @@
 
 #include "api/services.h"
 #include "auth/account_sync.h"
+#include "auth/revocation_file.h"
 #include "auth/session_cache.h"
 #include "auth/tokens.h"
 #include "auth/twofactor.h"
@@ -51,6 +52,7 @@ class worker {
   void reload_policy(pqxx::connection& c);
   // Wires the listener: revocations, options, batched writes, pruning.
   void schedule_background();
+  void schedule_revocation_state();
 
   // Declaration order is construction order: each part is built from those above it.
   config cfg_;
@@ -65,6 +67,7 @@ class worker {
   twofactor::settings twofactor_;
   event_stream stream_;
   listener listener_;
+  std::unique_ptr<revocation_file> revocations_;  // server.revocation_state; null = none
   std::unique_ptr<outbox> outbox_;
   std::unique_ptr<api::services> api_;
   // With a [wordpress] table: the account sync's thread (one drainer per database).

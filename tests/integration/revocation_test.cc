@@ -4,6 +4,7 @@
 // for it, then revoked, then used from several client threads with each worker
 // answering in turn: no answer 1 s or later after the revocation returned may accept it.
 #include <atomic>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -62,19 +63,30 @@ struct usage {
   std::set<int> workers;       // pids that answered health meanwhile
 };
 
-// Uses the token (me, and the cart behind nginx's auth subrequest) and asks health which
-// worker answers, from 4 threads, until `until`.
+// The nginx server whose cart route the nginx module guards (0: not built).
+int module_port() {
+  const char* v = std::getenv("CARTGATE_TEST_MODULE_PORT");
+  return v && *v ? std::atoi(v) : 0;
+}
+
+// Uses the token (me, the cart behind nginx's auth subrequest and, when built, the cart
+// behind the nginx module) and asks health which worker answers, from 4 threads, until
+// `until`.
 void use_token(const std::string& token, clock_type::time_point since, clock_type::time_point until,
                usage& out) {
   std::mutex mu;
   hammer(until - clock_type::now(), [&] {
     auto a = me(token);
     auto b = http(cart_path, bearer(token));
+    http_options in_nginx = bearer(token);
+    in_nginx.port = module_port();
+    // Without the module: the subrequest's route once more, so the counts stay alike.
+    auto c = http(cart_path, module_port() != 0 ? in_nginx : bearer(token));
     auto h = http(health_path);
     long ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - since).count();
     std::lock_guard lock(mu);
     if (h.status == 200) out.workers.insert(h.json()["pid"].asInt());
-    for (auto* r : {&a, &b}) {
+    for (auto* r : {&a, &b, &c}) {
       ++out.requests;
       if (r->status == 401) continue;
       ++out.accepted;
