@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The long fuzz run of docs/fuzzing.md: every target built by tests/fuzz/run.sh, all at
+# once, for SECONDS of wall time each, at the lowest CPU priority (nice 19), in libFuzzer's
+# fork mode so a crash is kept (build/fuzz/long/artifacts-<name>/) and the run goes on.
+# The binaries are copied first, so rebuilding while it runs does not disturb it. At the
+# end it prints, per target, the CPU time the target really used (user + system of it
+# and its children, from /usr/bin/time), the executions, the corpus size and the crashes.
+#
+#   bash tests/fuzz/run.sh 5 && bash tests/fuzz/long_run.sh 3300
+#   bash tests/fuzz/long_run.sh --report     # the table again, from the files of a run
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=$ROOT/build/fuzz
+LONG=$OUT/long
+
+report() {
+  local total=0 name cpu execs corpus crashes
+  printf '%-11s %10s %12s %8s %8s\n' target cpu_s execs corpus crashes
+  for f in "$LONG"/*.time; do
+    [[ -e $f ]] || continue
+    name=$(basename "$f" .time)
+    cpu=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.0f", s }' "$f")
+    # Fork mode: "#N: cov: … corp: … exec/s: … oom/timeout/crash: a/b/c time: …"
+    execs=$(grep -oE '^#[0-9]+' "$LONG/$name.log" | tail -n 1 | tr -d '#')
+    corpus=$(find "$LONG/corpus-$name" -type f | wc -l)
+    crashes=$(find "$LONG/artifacts-$name" -type f -name 'crash-*' | wc -l)
+    printf '%-11s %10s %12s %8s %8s\n' "$name" "$cpu" "${execs:-?}" "$corpus" "$crashes"
+    total=$((total + cpu))
+  done
+  printf '%-11s %10s\n' total "$total"
+}
+
+if [[ ${1:-} == --report ]]; then
+  report
+  exit 0
+fi
+SECONDS_EACH=${1:?usage: bash tests/fuzz/long_run.sh SECONDS | --report}
+command -v /usr/bin/time >/dev/null || { echo "long_run: needs /usr/bin/time (Debian: time)" >&2; exit 1; }
+
+mkdir -p "$LONG/bin"
+pids=()
+for bin in "$OUT"/*_fuzz; do
+  name=$(basename "$bin" _fuzz)
+  cp -f "$bin" "$LONG/bin/"
+  mkdir -p "$LONG/corpus-$name" "$LONG/artifacts-$name"
+  cp -f "$OUT/corpus-$name"/* "$LONG/corpus-$name"/ 2>/dev/null || true
+  max_len=4096
+  case $name in fastcgi | http1) max_len=70000 ;; jwt | body) max_len=9000 ;; esac
+  (cd "$LONG" && exec nice -n 19 /usr/bin/time -v -o "$LONG/$name.time" \
+    "$LONG/bin/${name}_fuzz" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+    -max_total_time="$SECONDS_EACH" -max_len="$max_len" -timeout=25 -rss_limit_mb=2048 \
+    -artifact_prefix="$LONG/artifacts-$name/" "$LONG/corpus-$name" >"$LONG/$name.log" 2>&1) &
+  pids+=($!)
+done
+echo "long_run: ${#pids[@]} targets for ${SECONDS_EACH}s each; logs in $LONG/"
+status=0
+for p in "${pids[@]}"; do wait "$p" || status=1; done
+report
+exit "$status"
