@@ -158,6 +158,7 @@ stage ctest ctest --test-dir "$BUILD_DIR" --output-on-failure "$@"
 if (($# == 0)); then
   # Further stages, one line each: they run against the stack above, still up.
   :
+  stage fuzz bash tests/fuzz/run.sh 8  # every parser's fuzz target 8 s (docs/fuzzing.md)
 fi
 
 say "summary"
