@@ -8,7 +8,7 @@
 # machine a few seconds of work can take minutes. The binaries are copied first, so
 # rebuilding while it runs does not disturb it. At the end it prints, per target, the CPU
 # time the target really used (user + system of all its runs, from /usr/bin/time), the
-# executions, the corpus size and the crash reproducers written.
+# executions, the corpus size and the reproducers written.
 #
 #   bash tests/fuzz/run.sh 5 && bash tests/fuzz/long_run.sh 3300
 #   bash tests/fuzz/long_run.sh --report     # the table again, from the files of a run
@@ -20,7 +20,7 @@ LONG=$OUT/long
 
 report() {
   local total=0 name cpu execs corpus crashes
-  printf '%-11s %10s %12s %8s %8s\n' target cpu_s execs corpus crashes
+  printf '%-11s %10s %12s %8s %8s\n' target cpu_s execs corpus findings
   for f in "$LONG"/*.time; do
     [[ -e $f ]] || continue
     name=$(basename "$f" .time)
@@ -28,7 +28,10 @@ report() {
     # libFuzzer's final "Done N runs", summed over the restarts.
     execs=$(awk '/^Done [0-9]+ runs/ { n += $2 } END { print n + 0 }' "$LONG/$name.log")
     corpus=$(find "$LONG/corpus-$name" -type f | wc -l)
-    crashes=$(find "$LONG/artifacts-$name" -type f -name 'crash-*' | wc -l)
+    # Findings: crashes (failed properties included), leaks, timeouts, out-of-memory.
+    # "slow-unit-*" files are not counted: on a loaded machine they measure the load.
+    crashes=$(find "$LONG/artifacts-$name" -type f \( -name 'crash-*' -o -name 'leak-*' \
+      -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
     printf '%-11s %10s %12s %8s %8s\n' "$name" "$cpu" "${execs:-?}" "$corpus" "$crashes"
     total=$((total + cpu))
   done
