@@ -3,6 +3,7 @@
 #include <iostream>
 #include <optional>
 
+#include "base/csv.h"
 #include "base/text.h"
 #include "cli.h"
 #include "crypto/password.h"
@@ -24,44 +25,6 @@ bool valid_role(const std::string& r) {
   for (char c : r) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
   }
-  return true;
-}
-
-// RFC 4180 CSV: quoted fields, doubled quotes, newlines inside quotes.
-bool read_csv_record(std::istream& in, std::vector<std::string>& fields, std::size_t& line) {
-  fields.clear();
-  std::string field;
-  bool quoted = false, any = false;
-  char c;
-  while (in.get(c)) {
-    any = true;
-    if (quoted) {
-      if (c == '"') {
-        if (in.peek() == '"') {
-          in.get(c);
-          field += '"';
-        } else {
-          quoted = false;
-        }
-      } else {
-        if (c == '\n') ++line;
-        field += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.push_back(std::move(field));
-      field.clear();
-    } else if (c == '\n') {
-      ++line;
-      fields.push_back(std::move(field));
-      return true;
-    } else if (c != '\r') {
-      field += c;
-    }
-  }
-  if (!any) return false;
-  fields.push_back(std::move(field));
   return true;
 }
 
@@ -144,7 +107,7 @@ void register_users(CLI::App& app, context& ctx) {
     if (!in) throw cli_error("cannot read " + file);
     std::vector<std::string> header, row;
     std::size_t line = 1;
-    if (!read_csv_record(in, header, line)) throw cli_error(file + " is empty");
+    if (!csv::read_record(in, header, line)) throw cli_error(file + " is empty");
     std::map<std::string, std::size_t> col;
     for (std::size_t i = 0; i < header.size(); ++i) {
       std::string h = header[i];
@@ -162,7 +125,7 @@ void register_users(CLI::App& app, context& ctx) {
     auto w = std::make_unique<pqxx::work>(ctx.db());
     while (true) {
       std::size_t at = line;
-      if (!read_csv_record(in, row, line)) break;
+      if (!csv::read_record(in, row, line)) break;
       if (row.size() == 1 && row[0].empty()) continue;
       user u;
       // One line per column of the WordPress export (README, "Importing WordPress users").

@@ -173,6 +173,7 @@ if (($# == 0)); then
   stage secrets bash "$ROOT/tests/secrets_audit.sh"
   # Fault drills on a stack of their own (other ports; docs/reliability.md).
   stage drills bash "$ROOT/tests/drills/run.sh" --short
+  stage fuzz bash "$ROOT/tests/fuzz/run.sh" 8  # every parser's fuzz target 8 s (docs/fuzzing.md)
 fi
 
 say "summary"

@@ -74,9 +74,14 @@ Json::CharReader& json_reader() {
   return *reader;
 }
 
+// jsoncpp reports nesting past stackLimit by throwing, not by returning false.
 bool parse_object(const std::string& text, Json::Value& out) {
-  return json_reader().parse(text.data(), text.data() + text.size(), &out, nullptr) &&
-         out.isObject();
+  try {
+    return json_reader().parse(text.data(), text.data() + text.size(), &out, nullptr) &&
+           out.isObject();
+  } catch (const Json::Exception&) {
+    return false;
+  }
 }
 
 std::string compact_json(const Json::Value& v) {

@@ -138,7 +138,12 @@ std::optional<Json::Value> parse_json(std::string_view text) {
   }();
   Json::Value v;
   std::string errors;
-  if (!reader->parse(text.data(), text.data() + text.size(), &v, &errors)) return std::nullopt;
+  // Nesting past stackLimit is reported by a throw, not by parse() returning false.
+  try {
+    if (!reader->parse(text.data(), text.data() + text.size(), &v, &errors)) return std::nullopt;
+  } catch (const Json::Exception&) {
+    return std::nullopt;
+  }
   return v;
 }
 

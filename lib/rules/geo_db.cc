@@ -20,12 +20,18 @@ namespace {
   throw std::runtime_error(path + ":" + std::to_string(line) + ": " + why);
 }
 
+// Two letters, or Tor's "??" (no country). A code half made of '?' ("A?") is refused:
+// it would otherwise be answered by lookup() as if it were a country.
 bool read_code(std::string_view text, char out[2]) {
+  if (text == "??") {
+    out[0] = out[1] = '?';
+    return true;
+  }
   if (text.size() != 2) return false;
   for (int i = 0; i < 2; ++i) {
     char c = text[i];
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    if (!((c >= 'A' && c <= 'Z') || c == '?')) return false;
+    if (!(c >= 'A' && c <= 'Z')) return false;
     out[i] = c;
   }
   return true;

@@ -176,6 +176,20 @@ TEST(GeoTor, BadFilesThrowNamingPathAndLine) {
   }
 }
 
+// Found by tests/fuzz/geo_db_fuzz.cc: "A?" was read as a code, and lookup() answered
+// "A?" for the range as if it were a country. Only two letters or Tor's "??" are codes.
+TEST(GeoTor, CodeHalfMadeOfQuestionMarksIsRefused) {
+  for (const char* cc : {"A?", "?z", "?"}) {
+    temp_file v4(std::string("1,100,") + cc + "\n");
+    EXPECT_THROW(country_db::load_tor(v4.path(), ""), std::runtime_error) << cc;
+  }
+  temp_file unknown("1,100,??\n200,300,de\n");
+  auto db = country_db::load_tor(unknown.path(), "");
+  EXPECT_EQ(db.size(), 2u);
+  EXPECT_EQ(db.lookup("0.0.0.50"), std::nullopt);
+  EXPECT_EQ(db.lookup("0.0.1.44"), "DE");
+}
+
 TEST(GeoTor, MissingFileThrowsNamingPath) {
   try {
     country_db::load_tor("/nonexistent/geoip", "");

@@ -42,6 +42,20 @@ TEST(Http, QueryFlagsAndParams) {
   EXPECT_EQ(r.query_param("name"), "a b c");
 }
 
+// Found by tests/fuzz/body_fuzz.cc: JSON nested deeper than the reader's limit of 64
+// made jsoncpp throw out of parse_json instead of giving rest_invalid_json.
+TEST(Http, JsonNestedTooDeepIsInvalidNotThrown) {
+  request r;
+  r.method = "POST";
+  r.content_type = "application/json";
+  r.body = std::string(100, '[');
+  EXPECT_EQ(parse_json(r.body), std::nullopt);
+  EXPECT_EQ(parse_params(r), std::nullopt);
+  r.body = "{\"a\":" + std::string(70, '[') + std::string(70, ']') + "}";
+  EXPECT_EQ(parse_params(r), std::nullopt);
+  EXPECT_TRUE(parse_json(std::string(10, '[') + std::string(10, ']')).has_value());
+}
+
 TEST(Http, FormBodyBecomesParams) {
   request r;
   r.content_type = "application/x-www-form-urlencoded";

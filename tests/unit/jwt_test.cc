@@ -243,6 +243,17 @@ constexpr char rfc7515_a1_k[] =
     "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
 constexpr std::int64_t rfc7515_exp = 1300819380;
 
+// A header or payload nested deeper than the reader's limit made jsoncpp throw out of
+// verify() (seen first through tests/fuzz/body_fuzz.cc on the bodies' reader).
+TEST(Jwt, JsonNestedTooDeepIsRefusedNotThrown) {
+  const key k = key::hmac(std::string(32, 's'));
+  const std::string deep = std::string(100, '[');
+  EXPECT_EQ(verify(b64::encode(deep) + ".e30.AAAA", k, 0, "").why, reason::bad_header);
+  const std::string token = sign_json("{\"exp\":" + deep + "}", k);
+  EXPECT_EQ(verify(token, k, 0, "").why, reason::bad_payload);
+  EXPECT_FALSE(decode_unverified(b64::encode(deep) + ".e30.AAAA").has_value());
+}
+
 TEST(Jwt, Rfc7515A1Hs256VectorVerifies) {
   const key k = key::hmac(b64::decode(rfc7515_a1_k).value());
   const verified v = verify(rfc7515_a1_token, k, rfc7515_exp - 1, "joe");
