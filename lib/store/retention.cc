@@ -30,7 +30,7 @@ struct target {
 const target audit_events{
     "audit_events",
     "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE time < to_timestamp($1)"
-    " ORDER BY time LIMIT $2 FOR UPDATE SKIP LOCKED)"};
+    " AND time < to_timestamp($3) ORDER BY time LIMIT $2 FOR UPDATE SKIP LOCKED)"};
 // A session goes only when no refresh token of it is still unexpired (retired or not): its
 // refresh tokens go with it (ON DELETE CASCADE), and none of them may be one that lives.
 const target sessions_target{
@@ -54,7 +54,7 @@ const target email_codes{
 const target backup_codes{
     "twofactor_backup_codes",
     "DELETE FROM twofactor_backup_codes WHERE id IN (SELECT id FROM twofactor_backup_codes"
-    " WHERE used_at IS NOT NULL AND used_at < to_timestamp($1)"
+    " WHERE used_at IS NOT NULL AND used_at < to_timestamp($1) AND used_at < to_timestamp($3)"
     " ORDER BY used_at LIMIT $2 FOR UPDATE SKIP LOCKED)"};
 const target rate_limits{
     "rate_limits",
