@@ -1,4 +1,5 @@
 // `cartgate user add|import|passwd|delete|list`.
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -123,6 +124,55 @@ void register_users(CLI::App& app, context& ctx) {
     };
     std::size_t imported = 0, skipped = 0, failed = 0;
     auto w = std::make_unique<pqxx::work>(ctx.db());
+    // Valid rows gather into batches: users::add_many inserts each batch's clash-free rows
+    // in a few statements, and only the rows it leaves go through add() one by one, which
+    // tells a re-run's row (already there) from a clash and names the clash.
+    constexpr std::size_t batch_rows = 2000;
+    std::vector<std::pair<std::size_t, user>> pending;
+    auto started = std::chrono::steady_clock::now();
+    auto last_report = started;
+    auto one_by_one = [&](std::size_t at, const user& u) {
+      if (auto same = already_imported(*w, u)) {
+        if (*same) {
+          ++skipped;  // already there: a re-run of the same import changes nothing
+        } else {
+          std::cerr << "cartgate: " << file << ":" << at << ": user id " << u.id << " is another account ("
+                    << u.login << " <" << u.email << ">)\n";
+          ++failed;
+        }
+        return;
+      }
+      try {
+        // A row that clashes rolls back alone; the rows around it still import.
+        pqxx::subtransaction row_tx(*w, "import_row");
+        users::add(row_tx, u);
+        row_tx.commit();
+      } catch (const users::conflict& e) {
+        std::cerr << "cartgate: " << file << ":" << at << ": " << e.what() << '\n';
+        ++failed;
+        return;
+      }
+      ++imported;
+    };
+    auto flush = [&] {
+      if (pending.empty()) return;
+      std::vector<user> batch;
+      batch.reserve(pending.size());
+      for (auto& p : pending) batch.push_back(p.second);
+      auto left = users::add_many(*w, batch);
+      imported += batch.size() - left.size();
+      for (auto i : left) one_by_one(pending[i].first, pending[i].second);
+      pending.clear();
+      w->commit();
+      w = std::make_unique<pqxx::work>(ctx.db());
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_report >= std::chrono::seconds(2)) {
+        last_report = now;
+        double s = std::chrono::duration<double>(now - started).count();
+        std::cerr << "cartgate: imported " << imported << " users (line " << line << ", "
+                  << static_cast<long long>(imported / (s > 0 ? s : 1)) << " users/s)\n";
+      }
+    };
     while (true) {
       std::size_t at = line;
       if (!csv::read_record(in, row, line)) break;
@@ -166,33 +216,10 @@ void register_users(CLI::App& app, context& ctx) {
         u.owner = origin::wordpress;
         u.wordpress_pass = u.password_hash;
       }
-      if (auto same = already_imported(*w, u)) {
-        if (*same) {
-          ++skipped;  // already there: a re-run of the same import changes nothing
-        } else {
-          std::cerr << "cartgate: " << file << ":" << at << ": user id " << u.id << " is another account ("
-                    << u.login << " <" << u.email << ">)\n";
-          ++failed;
-        }
-        continue;
-      }
-      try {
-        // A row that clashes rolls back alone; the rows around it still import.
-        pqxx::subtransaction row_tx(*w, "import_row");
-        users::add(row_tx, u);
-        row_tx.commit();
-      } catch (const users::conflict& e) {
-        std::cerr << "cartgate: " << file << ":" << at << ": " << e.what() << '\n';
-        ++failed;
-        continue;
-      }
-      ++imported;
-      if (imported % 500 == 0) {
-        w->commit();
-        w = std::make_unique<pqxx::work>(ctx.db());
-        std::cerr << "cartgate: imported " << imported << " users…\n";
-      }
+      pending.push_back({at, std::move(u)});
+      if (pending.size() == batch_rows) flush();
     }
+    flush();
     users::advance_id_sequence(*w);
     w->commit();
     std::cout << "imported " << imported << ", already present " << skipped << ", failed " << failed << '\n';

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   cli::register_twofactor(app, ctx);
   cli::register_rules(app, ctx);
   cli::register_wordpress(app, ctx);
+  cli::register_retention(app, ctx);
 
   try {
     app.parse(argc, argv);

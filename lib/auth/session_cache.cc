@@ -46,8 +46,11 @@ session_cache::entry session_cache::get(const std::string& pat, std::int64_t now
   // listener that went away meanwhile may have missed one; then the answer is used once
   // but not remembered, and the next request reads again.
   if (generation == generation_ && trusted()) {
-    if (map_.size() >= max_entries_) map_.clear();
-    map_.insert_or_assign(pat, e);
+    if (map_.size() >= max_entries_ && !map_.count(pat)) {
+      map_.clear();
+      by_user_.clear();
+    }
+    remember(pat, e);
   }
   return e;
 }
@@ -57,28 +60,62 @@ void session_cache::on_notification(std::string_view payload) {
   ++generation_;
   if (payload == sessions::revoke_payload_all) {
     map_.clear();
+    by_user_.clear();
   } else if (payload.rfind("pat:", 0) == 0) {
-    map_.erase(std::string(payload.substr(4)));
+    auto it = map_.find(std::string(payload.substr(4)));
+    if (it != map_.end()) forget(it);
   } else if (payload.rfind("user:", 0) == 0) {
     std::int64_t id = 0;
     try {
       id = std::stoll(std::string(payload.substr(5)));
     } catch (...) {
       map_.clear();
+      by_user_.clear();
       return;
     }
-    for (auto it = map_.begin(); it != map_.end();) {
-      it = it->second.user_id == id ? map_.erase(it) : std::next(it);
-    }
+    auto u = by_user_.find(id);
+    if (u == by_user_.end()) return;
+    for (const std::string* pat : u->second) map_.erase(*pat);
+    by_user_.erase(u);
   } else {
     map_.clear();  // unknown payload: be safe
+    by_user_.clear();
   }
+}
+
+void session_cache::remember(const std::string& pat, const entry& e) {
+  auto [it, inserted] = map_.try_emplace(pat, e);
+  if (!inserted) {
+    if (it->second.user_id == e.user_id) {
+      it->second = e;
+      return;
+    }
+    forget(it);
+    it = map_.try_emplace(pat, e).first;
+  }
+  by_user_[e.user_id].push_back(&it->first);
+}
+
+void session_cache::forget(std::unordered_map<std::string, entry>::iterator it) {
+  auto u = by_user_.find(it->second.user_id);
+  if (u != by_user_.end()) {
+    auto& pats = u->second;
+    for (auto p = pats.begin(); p != pats.end(); ++p) {
+      if (*p == &it->first) {
+        pats.erase(p);
+        break;
+      }
+    }
+    if (pats.empty()) by_user_.erase(u);
+  }
+  map_.erase(it);
 }
 
 void session_cache::clear() {
   std::unique_lock lock(mu_);
   ++generation_;
   map_.clear();
+  by_user_.clear();
 }
 
 std::size_t session_cache::size() const {

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "store/sessions.h"
 #include "store/users.h"
@@ -73,7 +74,16 @@ class session_cache {
   std::function<bool()> trusted_;
   std::size_t max_entries_;
   mutable std::shared_mutex mu_;
+  // Inserts or replaces pat's entry, keeping by_user_ in step; caller holds mu_ exclusively.
+  void remember(const std::string& pat, const entry& e);
+  void forget(std::unordered_map<std::string, entry>::iterator it);
+
   std::unordered_map<std::string, entry> map_;
+  // Each user's cached sessions (pointers to map_'s keys, which stay put until erased), so
+  // a "user:" revocation ends them in O(that user's sessions) instead of a walk over the
+  // whole cache under the exclusive lock — with a million sessions cached, that walk
+  // stalled every validation of the worker for each logout-everywhere or password change.
+  std::unordered_map<std::int64_t, std::vector<const std::string*>> by_user_;
   std::uint64_t generation_ = 0;  // guarded by mu_
   std::mutex touch_mu_;
   std::unordered_map<std::string, std::int64_t> touched_;

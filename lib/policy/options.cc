@@ -86,6 +86,20 @@ const std::vector<option_def>& option_table() {
       {"jwt.failure_status", option_type::choice, "401", 0, 0,
        "Status of every Bearer failure, with the same code, message and WWW-Authenticate: 401, or 403 as CoCart JWT 3.x answers.",
        "401,403"},
+      {"retention.interval_s", option_type::integer, "300", 1, day,
+       "Seconds between pruning passes; one worker per database runs them (lib/store/retention.h)."},
+      {"retention.batch_rows", option_type::integer, "5000", 1, 1000000,
+       "Rows deleted per batch, each batch a short transaction of its own."},
+      {"retention.lock_timeout_ms", option_type::integer, "200", 1, 60000,
+       "lock_timeout of a pruning batch: a table lock not had by then skips that table until the next pass."},
+      {"retention.audit_days", option_type::integer, "90", -1, 36500,
+       "Days audit_events rows are kept. -1 keeps them forever."},
+      {"retention.sessions_days", option_type::integer, "7", 0, 3650,
+       "Days an expired session or refresh token is kept after it expired (a session with an unexpired refresh token always stays)."},
+      {"retention.twofactor_days", option_type::integer, "1", 0, 3650,
+       "Days a spent two-factor code (email code used or expired, backup code used) is kept."},
+      {"retention.rate_limit_s", option_type::integer, "0", 0, 30 * day,
+       "Seconds a rate-limit window's row is kept after the window ended."},
   };
   return table;
 }

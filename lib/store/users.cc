@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <pqxx/stream_to>
+#include <tuple>
 
 #include "base/text.h"
 
@@ -132,6 +134,59 @@ std::int64_t add(pqxx::transaction_base& tx, const user& u) {
     // The check above holds the identifier lock, so only a path around it lands here.
     throw conflict("a user with that login, email or phone already exists");
   }
+}
+
+std::vector<std::size_t> add_many(pqxx::transaction_base& tx, const std::vector<user>& batch) {
+  std::vector<std::size_t> left;
+  if (batch.empty()) return left;
+  // The same serialisation as add(): no identifier can be taken meanwhile by another
+  // process between the clash check below and the insert.
+  tx.exec("SELECT pg_advisory_xact_lock(hashtext('cartgate.user_identifiers'))");
+  tx.exec("SET LOCAL client_min_messages = warning");  // no "already exists, skipping" notice
+  tx.exec(
+      "CREATE TEMP TABLE IF NOT EXISTS import_batch (n integer, id text, login text, email text, phone text,"
+      " password_hash text, first_name text, last_name text, display_name text, roles text, origin text,"
+      " wordpress_pass text) ON COMMIT DELETE ROWS");
+  tx.exec("TRUNCATE import_batch");
+  {
+    // COPY in text format; empty fields stay empty strings, made NULL where NULL is meant.
+    pqxx::stream_to copy(tx, "import_batch");
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const user& u = batch[i];
+      copy << std::make_tuple(
+          std::to_string(i), u.id ? std::to_string(u.id) : std::string(), u.login, u.email, u.phone,
+          u.password_hash, u.first_name, u.last_name, u.display_name.empty() ? u.login : u.display_name,
+          roles_literal(u.roles.empty() ? std::vector<std::string>{"customer"} : u.roles),
+          std::string(origin_name(u.owner)), u.wordpress_pass);
+    }
+    copy.complete();
+  }
+  tx.exec("ANALYZE import_batch");  // a temporary table has no statistics otherwise
+  // Rows sharing an identifier (any of login, email, phone against any other, as add()
+  // compares them) with an account, or with another row; rows whose id is taken. Checking
+  // lower() of phones too can only flag more rows, and a flagged row goes the exact way.
+  auto flagged = tx.exec(
+      "WITH k AS (SELECT b.n, x, lower(x) AS key FROM import_batch b,"
+      "   LATERAL (VALUES (b.login), (b.email), (b.phone)) v(x) WHERE coalesce(x, '') <> '')"
+      " SELECT n FROM k WHERE EXISTS (SELECT 1 FROM users u WHERE lower(u.login) = k.key"
+      "   OR lower(u.email) = k.key OR u.phone = k.x)"
+      " UNION SELECT n FROM k WHERE key IN (SELECT key FROM k GROUP BY key HAVING count(DISTINCT n) > 1)"
+      " UNION SELECT b.n FROM import_batch b JOIN users u ON u.id = nullif(b.id, '')::bigint"
+      " ORDER BY 1");
+  std::string excluded = "{";
+  for (auto r : flagged) {
+    left.push_back(r[0].as<std::size_t>());
+    excluded += (excluded.size() > 1 ? "," : "") + std::to_string(left.back());
+  }
+  tx.exec_params(
+      "INSERT INTO users (id, login, email, phone, password_hash, first_name, last_name, display_name, roles,"
+      " origin, wordpress_pass)"
+      " SELECT coalesce(nullif(b.id, '')::bigint, nextval('users_id_seq')), b.login, b.email, nullif(b.phone, ''),"
+      " b.password_hash,"
+      " coalesce(b.first_name, ''), coalesce(b.last_name, ''), coalesce(b.display_name, ''), b.roles::text[],"
+      " b.origin, nullif(b.wordpress_pass, '') FROM import_batch b WHERE b.n <> ALL ($1::int[]) ORDER BY b.n",
+      excluded + "}");
+  return left;
 }
 
 void update(pqxx::transaction_base& tx, const user& u) {

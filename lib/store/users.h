@@ -54,6 +54,12 @@ std::optional<user> find(pqxx::transaction_base& tx, std::string_view id_email_o
 // namespace, since a login form accepts any of them, so one identifier never names two
 // accounts.
 std::int64_t add(pqxx::transaction_base& tx, const user& u);
+// Inserts, in a few statements whatever the batch's size (COPY into a temporary table,
+// then one INSERT … SELECT), every account of `batch` that clashes with nothing: neither
+// its id nor any of its identifiers is an existing account's, nor another row's of the
+// batch. Returns the positions of the rows it left, in order, for add() one by one (which
+// then names each clash, or finds the row already there) — a bulk import's fast path.
+std::vector<std::size_t> add_many(pqxx::transaction_base& tx, const std::vector<user>& batch);
 // Rewrites every field of the account u.id but its password hash (a WordPress change);
 // throws conflict as add does.
 void update(pqxx::transaction_base& tx, const user& u);

@@ -4,7 +4,6 @@
 
 #include "infra/log.h"
 #include "store/options.h"
-#include "store/rate_limits.h"
 #include "store/sessions.h"
 
 namespace cartgate {
@@ -70,6 +69,7 @@ worker::worker(config cfg)
       unix_now,
   });
   if (cfg_.wordpress_enabled()) sync_ = std::make_unique<account_sync>(pool_, wordpress::settings::from_config(cfg_));
+  retention_ = std::make_unique<retention::pruner>(pool_, policy_);
   schedule_background();
 }
 
@@ -102,12 +102,9 @@ void worker::schedule_background() {
     }
   });
   listener_.every(std::chrono::milliseconds(200), [this](pqxx::connection& c) { stream_.flush(c); });
-  // Expired rate-limit rows; any process may delete them, so every worker does, rarely.
-  listener_.every(std::chrono::minutes(5), [](pqxx::connection& c) {
-    pqxx::work w(c);
-    rate_limits::prune(w, unix_now());
-    w.commit();
-  });
+  // Expired rate-limit rows, like every table's rows past retention, go in the retention
+  // pruner's batches (start()), on a thread of its own: a long pass never delays a
+  // notification on the listener's connection.
   listener_.on_channel("cartgate_options", [this](std::string_view) {
     // The notification only says "something changed"; re-read everything on a pooled
     // connection so the listener's own connection stays free for notifications.
@@ -152,6 +149,10 @@ void worker::start() {
   }
   listener_.start();
   if (outbox_) outbox_->start();
+  if (!retention_thread_.joinable()) {
+    retention_stop_ = false;
+    retention_thread_ = std::thread([this] { retention_->run_until(retention_stop_); });
+  }
   if (sync_ && !sync_thread_.joinable()) {
     sync_stop_ = false;
     sync_thread_ = std::thread([this] { sync_->run_until(sync_stop_); });
@@ -159,6 +160,8 @@ void worker::start() {
 }
 
 void worker::stop() {
+  retention_stop_ = true;
+  if (retention_thread_.joinable()) retention_thread_.join();
   sync_stop_ = true;
   if (sync_thread_.joinable()) sync_thread_.join();
   if (outbox_) outbox_->stop();

@@ -29,6 +29,7 @@
 #include "policy/snapshot.h"
 #include "rules/chain.h"
 #include "store/event_stream.h"
+#include "store/retention.h"
 
 namespace cartgate {
 
@@ -74,6 +75,10 @@ class worker {
   std::unique_ptr<account_sync> sync_;
   std::atomic<bool> sync_stop_{false};
   std::thread sync_thread_;
+  // The retention pruner's thread: every worker runs one, the advisory lock's holder prunes.
+  std::unique_ptr<retention::pruner> retention_;
+  std::atomic<bool> retention_stop_{false};
+  std::thread retention_thread_;
 };
 
 }  // namespace cartgate
