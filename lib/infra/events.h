@@ -1,6 +1,7 @@
 // Token events (seed 000): token_generated, token_refreshed, token_validated,
 // token_deleted, authenticated — fired where CoCart JWT fires its PHP hooks. In-process
-// listeners (plugins) are called synchronously; the external stream (PostgreSQL NOTIFY
+// listeners are called synchronously, each only for the kinds it subscribed to (plugins'
+// listener queues the event for their thread); the external stream (PostgreSQL NOTIFY
 // cartgate_events) and the audit table never see a token or secret.
 //
 //   bus.subscribe([](const events::event& e) { … });   // a plugin, at start
