@@ -104,21 +104,22 @@ void stop(void* p) {
   delete st;
 }
 
-void on_event(void* p, const char* name, const char* payload_json) {
-  if (std::string(name) != "authenticated") return;
-  Json::Value in;
-  if (!parse(payload_json, &in)) return;
-  std::string id = in["user_id"].asString();
-  if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) return;
+// Only `authenticated` is subscribed (ABI version 2), so cartgate never queues the other
+// events for this plugin; a batch of them costs one lock.
+void on_events(void* p, const cartgate_event* evs, size_t n) {
   auto* st = static_cast<state*>(p);
   std::lock_guard lock(st->mu);
-  ++st->pending[id];
+  for (size_t i = 0; i < n; ++i) {
+    if (evs[i].kind != CARTGATE_EVENT_AUTHENTICATED || evs[i].user_id <= 0) continue;
+    ++st->pending[std::to_string(evs[i].user_id)];
+  }
   // Started on first use: start() runs before the worker processes fork.
   if (!st->flusher.joinable()) st->flusher = std::thread(flush_loop, st);
 }
 
 const cartgate_plugin plugin = {CARTGATE_PLUGIN_ABI_VERSION, "api_usage", start, stop, nullptr,
-                                on_event};
+                                nullptr, sizeof(cartgate_plugin), CARTGATE_EVENT_AUTHENTICATED, 0,
+                                on_events};
 
 }  // namespace
 

@@ -56,7 +56,7 @@ int check(void*, const cartgate_permission* so_far, const cartgate_user_view* us
 }
 
 const cartgate_plugin plugin = {CARTGATE_PLUGIN_ABI_VERSION, "store_channel", nullptr, nullptr,
-                                check, nullptr};
+                                check, nullptr, sizeof(cartgate_plugin), 0, 0, nullptr};
 
 }  // namespace
 

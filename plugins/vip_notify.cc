@@ -164,29 +164,34 @@ bool first_time_for(const state& st, const std::string& pat) {
   return true;
 }
 
-void on_event(void* s, const char* name, const char* payload_json) {
+// Only `authenticated` is subscribed (ABI version 2); a batch is scanned for vip_customer
+// users without any JSON, and its mails are queued under one lock.
+void on_events(void* s, const cartgate_event* evs, size_t n) {
   auto* st = static_cast<state*>(s);
-  if (std::string(name) != "authenticated" || st->admin.empty()) return;
-  Json::Value in;
-  if (!parse(payload_json, &in)) return;
-  const Json::Value& user = in["user"];
-  bool vip = false;
-  for (const auto& r : user["roles"]) vip = vip || r.asString() == "vip_customer";
-  if (!vip || !first_time_for(*st, in["pat"].asString())) return;
-  std::string who = one_line(user["display_name"].asString());
-  if (who.empty()) who = one_line(user["login"].asString());
-  mail m{"VIP Customer Login",
-         "VIP customer " + who + " has logged in via API.\r\n\r\nUser ID: " + in["user_id"].asString() +
-             "\r\nSite: " + st->site};
+  if (st->admin.empty()) return;
+  std::deque<mail> found;
+  for (size_t i = 0; i < n; ++i) {
+    const cartgate_event& e = evs[i];
+    if (e.kind != CARTGATE_EVENT_AUTHENTICATED || !e.user) continue;
+    bool vip = false;
+    for (size_t r = 0; r < e.user->role_count; ++r) vip = vip || strcmp(e.user->roles[r], "vip_customer") == 0;
+    if (!vip || !first_time_for(*st, e.pat)) continue;
+    std::string who = one_line(e.user->display_name);
+    if (who.empty()) who = one_line(e.user->login);
+    found.push_back(mail{"VIP Customer Login", "VIP customer " + who + " has logged in via API.\r\n\r\nUser ID: " +
+                                                   std::to_string(e.user_id) + "\r\nSite: " + st->site});
+  }
+  if (found.empty()) return;
   {
     std::lock_guard lock(st->mu);
-    st->queue.push_back(std::move(m));
+    for (auto& m : found) st->queue.push_back(std::move(m));
   }
   st->cv.notify_one();
 }
 
 const cartgate_plugin plugin = {CARTGATE_PLUGIN_ABI_VERSION, "vip_notify", start, stop, nullptr,
-                                on_event};
+                                nullptr, sizeof(cartgate_plugin), CARTGATE_EVENT_AUTHENTICATED, 0,
+                                on_events};
 
 }  // namespace
 

@@ -20,18 +20,20 @@ void log_rejection(std::string_view route, reason why, const http::request& r) {
 // Fires token_validated and authenticated for a request a token authenticated: plugins
 // at once (they queue it for their own thread), the external stream only when
 // configured, and asynchronously.
+// An event no listener hears and the stream does not take is not built at all.
 void announce(services& s, const policy& p, const identity& who, const http::request& r, std::int64_t now) {
   bool stream = p.stream_per_request;
-  if (s.bus.empty() && !stream) return;
+  bool to_validated = stream || s.bus.wants(events::kind::token_validated);
+  bool to_authenticated = stream || s.bus.wants(events::kind::authenticated);
+  if (!to_validated && !to_authenticated) return;
   events::event validated(events::kind::token_validated, who.user_id, who.pat, now);
-  if (who.payload) validated.decoded = *who.payload;
   validated.subject = who.subject.get();
   validated.client_ip = r.client_ip;
   events::event authenticated = validated;
   authenticated.what = events::kind::authenticated;
-  authenticated.decoded = Json::Value();
-  s.bus.publish(validated);
-  s.bus.publish(authenticated);
+  if (to_validated && who.payload) validated.decoded = *who.payload;
+  if (to_validated) s.bus.publish(validated);
+  if (to_authenticated) s.bus.publish(authenticated);
   if (stream) {
     s.stream.enqueue(validated);
     s.stream.enqueue(authenticated);

@@ -25,9 +25,10 @@ Json::Value external_payload(const event& e) {
 }
 
 void bus::publish(const event& e) const {
-  for (auto& fn : listeners_) {
+  for (auto& l : listeners_) {
+    if (!(l.kinds & bit(e.what))) continue;
     try {
-      fn(e);
+      l.fn(e);
     } catch (const std::exception& ex) {
       log::error("event_listener_failed", {{"event", std::string(kind_name(e.what))}, {"error", ex.what()}});
     } catch (...) {

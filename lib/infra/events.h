@@ -1,6 +1,7 @@
 // Token events (seed 000): token_generated, token_refreshed, token_validated,
 // token_deleted, authenticated — fired where CoCart JWT fires its PHP hooks. In-process
-// listeners (plugins) are called synchronously; the external stream (PostgreSQL NOTIFY
+// listeners are called synchronously, each only for the kinds it subscribed to (plugins'
+// listener queues the event for their thread); the external stream (PostgreSQL NOTIFY
 // cartgate_events) and the audit table never see a token or secret.
 //
 //   bus.subscribe([](const events::event& e) { … });   // a plugin, at start
@@ -41,17 +42,38 @@ struct event {
 // The JSON published on cartgate_events: {event, user_id (string), pat?, time}. No token.
 Json::Value external_payload(const event& e);
 
+// A set of kinds, one bit each (bit(kind::authenticated) | …).
+constexpr std::uint32_t bit(kind k) { return 1u << static_cast<unsigned>(k); }
+constexpr std::uint32_t every_kind = 0x1fu;
+
 class bus {
  public:
   using listener_fn = std::function<void(const event&)>;
-  void subscribe(listener_fn fn) { listeners_.push_back(std::move(fn)); }
-  // Calls every listener in order; a listener that throws is logged and skipped, so a
-  // faulty plugin cannot break authentication.
+  // A listener hears the kinds in `kinds` only; the returned id widens them later
+  // (plugins loaded one by one share one listener).
+  std::size_t subscribe(listener_fn fn, std::uint32_t kinds = every_kind) {
+    listeners_.push_back({std::move(fn), kinds});
+    wanted_ |= kinds;
+    return listeners_.size() - 1;
+  }
+  void add_kinds(std::size_t id, std::uint32_t kinds) {
+    listeners_.at(id).kinds |= kinds;
+    wanted_ |= kinds;
+  }
+  // Calls every listener of e's kind in order; a listener that throws is logged and
+  // skipped, so a faulty plugin cannot break authentication.
   void publish(const event& e) const;
   bool empty() const { return listeners_.empty(); }
+  // Whether any listener hears kind k: when none does, the event need not be built.
+  bool wants(kind k) const { return (wanted_ & bit(k)) != 0; }
 
  private:
-  std::vector<listener_fn> listeners_;
+  struct listener {
+    listener_fn fn;
+    std::uint32_t kinds;
+  };
+  std::vector<listener> listeners_;
+  std::uint32_t wanted_ = 0;
 };
 
 }  // namespace cartgate::events

@@ -1,4 +1,4 @@
-/* cartgate plugin ABI, version 1: custom permission rules and event listeners as shared
+/* cartgate plugin ABI, version 2: custom permission rules and event listeners as shared
  * objects, loaded at start from [plugins] directory (config.toml). Plain C so a plugin
  * does not depend on cartgate's C++ types; write it in C or C++.
  *
@@ -14,7 +14,7 @@
  *     return CARTGATE_OK;
  *   }
  *   static const cartgate_plugin plugin = {CARTGATE_PLUGIN_ABI_VERSION, "store_channel",
- *                                          NULL, NULL, check, NULL};
+ *                                          NULL, NULL, check, NULL, sizeof(cartgate_plugin)};
  *   CARTGATE_EXPORT const cartgate_plugin* cartgate_plugin_entry(void) { return &plugin; }
  *
  * Contract:
@@ -27,12 +27,24 @@
  *   `out` untouched (or call cartgate_allow) to allow; call cartgate_deny to refuse. A
  *   non-zero return, or a C++ exception escaping it, refuses that request with 500
  *   cocart_internal_error; it never stops the worker.
- * - on_event(state, name, payload_json) receives the token events of contract §2.3
- *   (token_generated, token_refreshed, token_validated, token_deleted, authenticated) as
- *   JSON: {event, user_id (string), pat?, time, ip?, user?: {id, login, email,
- *   display_name, roles[]}}. Never a token or secret. It is called asynchronously, in
- *   order, on a thread cartgate runs for this plugin (one per worker process), so the
- *   request that fired the event never waits for it.
+ * - Events: the token events of contract §2.3 (token_generated, token_refreshed,
+ *   token_validated, token_deleted, authenticated). Never a token or secret. They are
+ *   queued by the request that fired them and delivered asynchronously, in order, in
+ *   batches, on one thread cartgate runs per worker process for its plugins: at the
+ *   latest 50 ms after they were fired (sooner when 256 are waiting), and at shutdown
+ *   (SIGTERM) everything queued is delivered before stop(). Do slow work (mail, network)
+ *   on a thread of your own, as plugins/vip_notify.cc does: the other plugins' batches
+ *   wait for your callback.
+ *   Version 2 (struct_size set): `events` names the events wanted (CARTGATE_EVENT_* bits;
+ *   0 = none). An event no loaded plugin wants is never built or queued. on_events(state,
+ *   events, count) receives a batch as structured views; payload_json is filled only
+ *   when `flags` has CARTGATE_PLUGIN_JSON. Without on_events, on_event is called per
+ *   event of the batch.
+ *   Version 1 (or struct_size 0): on_event(state, name, payload_json) receives every
+ *   event, one call each, as JSON: {event, user_id (string), pat?, time, ip?, user?: {id,
+ *   login, email, display_name, roles[]}}. Plugins built for version 1 keep working.
+ * - At most 10 000 events wait per worker process; past that they are dropped, counted in
+ *   cartgate_plugin_events_dropped_total and logged (plugin_events_dropped).
  * - stop(state) runs at shutdown; release what start acquired.
  * - Pointers passed in live only for the duration of the call.
  * Any callback may be NULL.
@@ -49,7 +61,9 @@
 extern "C" {
 #endif
 
-#define CARTGATE_PLUGIN_ABI_VERSION 1u
+#define CARTGATE_PLUGIN_ABI_VERSION 2u
+/* The oldest version cartgate still loads (its table ends at on_event). */
+#define CARTGATE_PLUGIN_ABI_VERSION_MIN 1u
 #define CARTGATE_OK 0
 #define CARTGATE_EXPORT __attribute__((visibility("default")))
 
@@ -90,6 +104,29 @@ typedef struct cartgate_decision {
   char data_json[1024]; /* optional JSON object merged into the error's "data" */
 } cartgate_decision;
 
+/* Event bits: cartgate_plugin.events (what a plugin wants) and cartgate_event.kind. */
+#define CARTGATE_EVENT_TOKEN_GENERATED 0x01u
+#define CARTGATE_EVENT_TOKEN_REFRESHED 0x02u
+#define CARTGATE_EVENT_TOKEN_VALIDATED 0x04u
+#define CARTGATE_EVENT_TOKEN_DELETED 0x08u
+#define CARTGATE_EVENT_AUTHENTICATED 0x10u
+#define CARTGATE_EVENTS_ALL 0x1fu
+
+/* cartgate_plugin.flags */
+#define CARTGATE_PLUGIN_JSON 0x01u /* fill cartgate_event.payload_json */
+
+/* One event of a batch (version 2). Strings are NUL-terminated, never NULL. */
+typedef struct cartgate_event {
+  uint32_t kind;                  /* one CARTGATE_EVENT_* bit */
+  const char* name;               /* "token_validated", "authenticated", … */
+  int64_t user_id;
+  const char* pat;                /* "" when no session is involved */
+  int64_t time;                   /* unix seconds */
+  const char* ip;                 /* the client's address, "" when unknown */
+  const cartgate_user_view* user; /* NULL when the event carries no user */
+  const char* payload_json;       /* on_event's JSON with CARTGATE_PLUGIN_JSON, else NULL */
+} cartgate_event;
+
 typedef struct cartgate_plugin {
   uint32_t abi_version; /* CARTGATE_PLUGIN_ABI_VERSION */
   const char* name;     /* short, for logs */
@@ -98,6 +135,12 @@ typedef struct cartgate_plugin {
   int (*check)(void* state, const cartgate_permission* so_far, const cartgate_user_view* user,
                const cartgate_request_view* request, cartgate_decision* out);
   void (*on_event)(void* state, const char* event_name, const char* payload_json);
+  /* Version 2. Read only when abi_version >= 2 and struct_size covers the field, so a
+   * table written for version 1 (which ends above) stays valid; 0 reads as version 1. */
+  size_t struct_size; /* sizeof(cartgate_plugin) */
+  uint32_t events;    /* CARTGATE_EVENT_* bits wanted; 0 = none */
+  uint32_t flags;     /* CARTGATE_PLUGIN_* */
+  void (*on_events)(void* state, const cartgate_event* events, size_t count);
 } cartgate_plugin;
 
 /* The one symbol a plugin exports. */

@@ -1,6 +1,6 @@
 // C++ plugins (contract §4.6): shared objects in [plugins] directory that implement
-// lib/plugin_api.h. Each becomes a rules::rule at the end of the chain, and its event
-// callback is subscribed to the process's events::bus.
+// lib/rules/plugin_api.h. Each becomes a rules::rule at the end of the chain; the events
+// it subscribes to reach it in batches from one queue per events::bus (worker process).
 //
 //   auto loaded = plugins::load_all(cfg, bus);   // throws plugins::load_error naming the file
 //   for (auto& p : loaded) chain_rules.push_back(std::move(p));
@@ -36,7 +36,8 @@ std::unique_ptr<rules::rule> load(const std::string& path, const config& cfg, ev
 
 // The JSON a plugin's on_event receives: external fields plus a non-secret user view.
 std::string event_json(const events::event& e);
-// Hands one event to a loaded plugin's on_event, as the bus subscription does (tests).
+// Hands one event to a loaded plugin at once, as a batch of one, if it subscribes to it
+// (tests).
 void deliver(rules::rule& plugin, const events::event& e);
 
 }  // namespace cartgate::plugins
