@@ -186,8 +186,9 @@ use_phase() {
   # A token issued after this pool's start: the revocation state nginx's module reads is
   # reset when its writer starts, and it sends older tokens to the auth subrequest
   # (docs/nginx-module.md), so a token from before the restart would measure that instead.
-  # Token times are in whole seconds: wait until the reset is a second behind.
-  sleep 2
+  # The module decides only tokens issued more than CARTGATE_STATE_SKEW (2 s) after the
+  # writer's reset, which comes a moment after the pool answers: wait past both.
+  sleep 4
   TOKEN=$(cli jwt create --user="$BENCH_USER" | head -n 1)
   export CARTGATE_BENCH_TOKEN=$TOKEN
   AUTH=(-H "Authorization: Bearer $TOKEN")
