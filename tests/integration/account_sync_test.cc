@@ -282,7 +282,7 @@ TEST(Import, KeepsIdsReportsEveryClashByRowAndKeepsCommasAndQuotes) {
 }
 
 TEST(Identifiers, LoginEmailAndPhoneNeverNameTwoAccounts) {
-  auto a = make_user({"--phone", "+1555" + std::to_string(100000 + std::rand() % 800000)});
+  auto a = make_user({"--phone", unique_phone()});
   auto login_is_email = cli({"user", "add", a.email, "--email", unique_name("x") + "@shop.example"}, "pw-1234\n");
   EXPECT_EQ(login_is_email.status, 1);
   EXPECT_NE(login_is_email.err.find("is another user's email"), std::string::npos) << login_is_email.err;

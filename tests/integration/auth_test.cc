@@ -30,15 +30,6 @@ std::string md5_hex(const std::string& in) {
   return out;
 }
 
-// Each phone number unique to this run (users.phone identifies an account at login).
-std::string unique_phone() {
-  auto n = unique_name("p");
-  std::string digits;
-  for (char c : n)
-    if (std::isdigit(static_cast<unsigned char>(c))) digits += c;
-  return "+1555" + digits.substr(0, 12);
-}
-
 // ---- login: credential forms -------------------------------------------------------
 
 TEST(Login, JsonBodyByLoginReturnsTokens) {

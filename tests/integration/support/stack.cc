@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -178,6 +179,13 @@ std::string unique_name(std::string_view prefix) {
   std::string name(prefix);
   name += "_" + std::to_string(getpid()) + "_" + std::to_string(++counter) + "_" + salt;
   return lower(name);
+}
+
+std::string unique_phone() {
+  std::string digits;
+  for (char c : unique_name("p"))
+    if (std::isdigit(static_cast<unsigned char>(c))) digits += c;
+  return "+1555" + digits.substr(0, 12);
 }
 
 // ---- HTTP --------------------------------------------------------------------------

@@ -36,6 +36,10 @@ int env_int(const char* name);
 // Lower-case letters, digits and '_' only, so it is a valid login.
 std::string unique_name(std::string_view prefix);
 
+// A phone number no other test (or earlier run) used: "+1555" and digits of
+// unique_name's pid, counter and random part (users.phone identifies an account at login).
+std::string unique_phone();
+
 // ---- HTTP through nginx ------------------------------------------------------------
 
 struct http_result {
