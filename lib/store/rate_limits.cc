@@ -61,9 +61,4 @@ std::optional<window> current(pqxx::transaction_base& tx, const std::string& buc
   return window{r[0][0].as<std::int64_t>(), r[0][1].as<std::int64_t>()};
 }
 
-std::int64_t prune(pqxx::transaction_base& tx, std::int64_t now) {
-  auto r = tx.exec_params("DELETE FROM rate_limits WHERE window_end <= to_timestamp($1)", now);
-  return static_cast<std::int64_t>(r.affected_rows());
-}
-
 }  // namespace cartgate::rate_limits

@@ -39,8 +39,4 @@ void refund(pqxx::transaction_base& tx, const std::string& bucket, std::int64_t 
 // The bucket's window if it has not ended, without counting.
 std::optional<window> current(pqxx::transaction_base& tx, const std::string& bucket, std::int64_t now);
 
-// Deletes rows whose window ended before now; returns how many. Safe to run from any
-// process at any interval (a deleted row and an ended window mean the same).
-std::int64_t prune(pqxx::transaction_base& tx, std::int64_t now);
-
 }  // namespace cartgate::rate_limits

@@ -260,14 +260,15 @@ void record_last_used(pqxx::transaction_base& tx, const std::unordered_map<std::
       pats, times);
 }
 
+const char* const list_query =
+    "SELECT s.pat, s.user_id, u.login, s.ip, s.device, extract(epoch FROM s.created_at)::bigint,"
+    " extract(epoch FROM s.expires_at)::bigint, coalesce(extract(epoch FROM s.last_used_at)::bigint, 0),"
+    " s.revoked_at IS NOT NULL"
+    " FROM sessions s JOIN users u ON u.id = s.user_id ORDER BY s.created_at DESC, s.pat OFFSET $1 LIMIT $2";
+
 std::vector<session_row> list(pqxx::transaction_base& tx, std::int64_t offset, std::int64_t limit) {
   std::vector<session_row> out;
-  for (auto r : tx.exec_params(
-           "SELECT s.pat, s.user_id, u.login, s.ip, s.device, extract(epoch FROM s.created_at)::bigint,"
-           " extract(epoch FROM s.expires_at)::bigint, coalesce(extract(epoch FROM s.last_used_at)::bigint, 0),"
-           " s.revoked_at IS NOT NULL"
-           " FROM sessions s JOIN users u ON u.id = s.user_id ORDER BY s.created_at DESC, s.pat OFFSET $1 LIMIT $2",
-           offset, limit)) {
+  for (auto r : tx.exec_params(list_query, offset, limit)) {
     out.push_back({r[0].c_str(), r[1].as<std::int64_t>(), r[2].c_str(), r[3].c_str(), r[4].c_str(),
                    r[5].as<std::int64_t>(), r[6].as<std::int64_t>(), r[7].as<std::int64_t>(), r[8].as<bool>()});
   }

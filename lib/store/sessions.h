@@ -113,7 +113,12 @@ struct session_row {
   std::int64_t created_at, expires_at, last_used_at;  // last_used_at 0 = never
   bool revoked;
 };
+// Every session, newest first (`cartgate jwt list`), OFFSET and LIMIT a page.
 std::vector<session_row> list(pqxx::transaction_base& tx, std::int64_t offset, std::int64_t limit);
+// list()'s query ($1 offset, $2 limit): its ORDER BY is sessions_created_idx's order
+// (sql/007), so a page reads the index instead of sorting the table. Public so a test can
+// ask PostgreSQL how it plans it.
+extern const char* const list_query;
 
 // Deletes expired sessions (and their refresh tokens) in batches; returns how many.
 std::int64_t cleanup_expired(pqxx::connection& c, std::int64_t batch_size,
