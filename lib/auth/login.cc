@@ -81,10 +81,13 @@ login_outcome login_pipeline::run(const login_attempt& a, const policy& p, std::
   //    transaction or pooled connection is held meanwhile.
   password_check pw;
   {
-    // Every path costs one hash of each scheme (argon2id, bcrypt, phpass), real or dummy,
-    // so timing reveals neither whether the account exists nor how it was imported.
+    // Every path costs one argon2id and one hash of each legacy scheme some account holds
+    // (bcrypt, phpass), real or dummy, so timing reveals neither whether the account
+    // exists nor how it was imported.
     const std::string* stored = look.found ? &look.found->password_hash : nullptr;
-    auto verified = password::verify_for_login(a.password, stored, argon2, slots, slot_wait);
+    if (legacy != nullptr && stored != nullptr) legacy->saw(password::scheme_of(*stored));
+    const auto present = legacy != nullptr ? legacy->current() : password::legacy_schemes::all();
+    auto verified = password::verify_for_login(a.password, stored, argon2, present, slots, slot_wait);
     if (!verified) {
       metrics::add("cartgate_password_busy_total");
       auto refunded = db::with_transaction(db, [&](pqxx::work& w) { return rate_limit::refund_login(w, look.limit); });

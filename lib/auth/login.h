@@ -4,7 +4,8 @@
 //   1. rate limit     per IP and per account (rules/rate_limit.h), before any password
 //                     work; while limited even correct credentials get the 429
 //   2. password       in a bounded argon2 slot (503 past it), outside any transaction and
-//                     at most once per request; every path runs one hash of each scheme
+//                     at most once per request; every path runs one argon2id and one
+//                     hash of each legacy scheme some account holds
 //                     (password::verify_for_login: dummies for an unknown user and for
 //                     the schemes an account does not use), so all cost alike
 //   3. rules          the permission chain (geo, schedule, device, client, plugins)
@@ -87,6 +88,9 @@ struct login_pipeline {
   password::argon2_params argon2;
   std::chrono::milliseconds slot_wait;  // how long a login waits for an argon2 slot
   const twofactor::settings& twofactor;
+  // Which legacy schemes' dummies a login runs (the worker's, kept current from the
+  // store); null: all of them.
+  password::legacy_watch* legacy = nullptr;
 
   login_outcome run(const login_attempt& a, const policy& p, std::int64_t now) const;
 

@@ -511,12 +511,14 @@ bool run_slot(std::string_view password, bool real, std::string_view stored, con
 }  // namespace
 
 std::optional<bool> verify_for_login(std::string_view password, const std::string* stored,
-                                     const argon2_params& params, limiter& slots,
-                                     std::chrono::milliseconds max_wait) {
+                                     const argon2_params& params, legacy_schemes present,
+                                     limiter& slots, std::chrono::milliseconds max_wait) {
   // Refused before any work whoever the account is, so this reveals nothing about it.
   if (password.size() > max_password_bytes) return false;
   const scheme s = stored != nullptr ? scheme_of(*stored) : scheme::unknown;
   const std::string_view real = stored != nullptr ? std::string_view(*stored) : std::string_view();
+  const bool is_bcrypt = s == scheme::bcrypt || s == scheme::wp_bcrypt;
+  const bool is_phpass = s == scheme::phpass;
   bool ok = false;
   {
     // Only argon2id holds a slot: the slots bound its memory, and bcrypt and phpass need
@@ -526,9 +528,36 @@ std::optional<bool> verify_for_login(std::string_view password, const std::strin
     if (!permit) return std::nullopt;
     ok = run_slot(password, s == scheme::argon2id, real, dummy_hash(params));
   }
-  ok |= run_slot(password, s == scheme::bcrypt || s == scheme::wp_bcrypt, real, dummy_wp_bcrypt());
-  ok |= run_slot(password, s == scheme::phpass, real, dummy_phpass());
+  if (is_bcrypt || present.bcrypt) ok |= run_slot(password, is_bcrypt, real, dummy_wp_bcrypt());
+  if (is_phpass || present.phpass) ok |= run_slot(password, is_phpass, real, dummy_phpass());
   return ok;
+}
+
+std::optional<bool> verify_for_login(std::string_view password, const std::string* stored,
+                                     const argon2_params& params, limiter& slots,
+                                     std::chrono::milliseconds max_wait) {
+  return verify_for_login(password, stored, params, legacy_schemes::all(), slots, max_wait);
+}
+
+// ---- legacy_watch ---------------------------------------------------------------------------
+
+void legacy_watch::set(legacy_schemes present) noexcept {
+  bcrypt_.store(present.bcrypt, std::memory_order_relaxed);
+  phpass_.store(present.phpass, std::memory_order_relaxed);
+  known_.store(true, std::memory_order_release);
+}
+
+void legacy_watch::saw(scheme s) noexcept {
+  if (s == scheme::bcrypt || s == scheme::wp_bcrypt) bcrypt_.store(true, std::memory_order_relaxed);
+  if (s == scheme::phpass) phpass_.store(true, std::memory_order_relaxed);
+}
+
+void legacy_watch::trust_while(std::function<bool()> trust) { trust_ = std::move(trust); }
+
+legacy_schemes legacy_watch::current() const {
+  if (!known_.load(std::memory_order_acquire)) return legacy_schemes::all();
+  if (trust_ && !trust_()) return legacy_schemes::all();
+  return legacy_schemes{bcrypt_.load(std::memory_order_relaxed), phpass_.load(std::memory_order_relaxed)};
 }
 
 work_counters work_done() {

@@ -10,10 +10,12 @@
 //   if (ok && pw::needs_rehash(user->hash, params)) store(pw::hash(given, params));
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -80,19 +82,57 @@ bool needs_rehash(std::string_view stored, const argon2_params& params);
 // user" and "wrong password" take the same time. No password verifies against it.
 const std::string& dummy_hash(const argon2_params& params);
 
+// The legacy schemes some account in the store holds (store/users.h legacy_schemes). A
+// login needs a dummy of a legacy scheme only when some account could take that scheme's
+// real path: with none, no path runs it and all paths still cost the same.
+struct legacy_schemes {
+  bool bcrypt = true;  // $2y$ / $2b$ / $2a$ or $wp$2y$ (one dummy covers both)
+  bool phpass = true;  // $P$ / $H$
+  static constexpr legacy_schemes all() { return {true, true}; }
+  static constexpr legacy_schemes none() { return {false, false}; }
+  bool operator==(const legacy_schemes&) const = default;
+};
+
 // Login's check (contract §2.1: an unknown user and a wrong password answer alike, in the
-// same time). Whatever `stored` is, every call does the same work: one argon2id (at
-// `params`, or the stored hash's own), one bcrypt at WordPress's cost 10 behind 6.8's HMAC
-// prehash, and phpass's 2^13 MD5 rounds over the password (so length-matched) — the stored
-// hash for its own scheme, fixed dummies for the others. stored == nullptr (no such user)
-// or an unusable string runs only dummies and gives false. True only if `password`
-// matches `stored`; nullopt, before any work, when no slot of `slots` freed within
-// max_wait (busy: argon2id runs in a slot, the other two after it). The dummies are made
-// once per process (thread-safe).
+// same time). Every call does one argon2id (at `params`, or the stored hash's own), plus
+// one bcrypt at WordPress's cost 10 behind 6.8's HMAC prehash when `present.bcrypt`, plus
+// phpass's 2^13 MD5 rounds over the password (so length-matched) when `present.phpass` —
+// the stored hash for its own scheme, fixed dummies for the others. The stored hash's own
+// scheme always runs, present or not, so a store whose `present` lags behind an import
+// costs a legacy account what it costs and never verifies it wrongly (the lag is timing
+// only: docs/benchmarks.md, "Login timing"). stored == nullptr (no such user) or an
+// unusable string runs only dummies and gives false. True only if `password` matches
+// `stored`; nullopt, before any work, when no slot of `slots` freed within max_wait
+// (busy: argon2id runs in a slot, the others after it). The dummies are made once per
+// process (thread-safe). Without `present`, every scheme's dummy runs.
 class limiter;
+std::optional<bool> verify_for_login(std::string_view password, const std::string* stored,
+                                     const argon2_params& params, legacy_schemes present,
+                                     limiter& slots, std::chrono::milliseconds max_wait);
 std::optional<bool> verify_for_login(std::string_view password, const std::string* stored,
                                      const argon2_params& params, limiter& slots,
                                      std::chrono::milliseconds max_wait);
+
+// Which legacy schemes login's dummies cover in this process: what the store held when it
+// was last read (set), trusted only while `trust` says the readings are current (the
+// worker's LISTEN connection is live, so an import's notification would have arrived);
+// otherwise, and until the first set(), every scheme. Thread-safe, lock-free to read.
+class legacy_watch {
+ public:
+  void set(legacy_schemes present) noexcept;
+  // An account of `s` was seen (a login found one): its scheme is present from now on,
+  // until the next set(), without waiting for the next reading.
+  void saw(scheme s) noexcept;
+  void trust_while(std::function<bool()> trust);  // before the first current(); not thread-safe
+  legacy_schemes current() const;
+  bool known() const noexcept { return known_.load(std::memory_order_acquire); }
+
+ private:
+  std::atomic<bool> known_{false};
+  std::atomic<bool> bcrypt_{true};
+  std::atomic<bool> phpass_{true};
+  std::function<bool()> trust_;
+};
 
 // What verification has computed in this process so far: argon2id hashes, bcrypt hashes
 // and phpass MD5 rounds, counted where the work runs. Tests read them to see that every

@@ -68,6 +68,16 @@ std::optional<user> find_by_id(pqxx::transaction_base& tx, std::int64_t id) {
   return one(tx.exec_params(std::string("SELECT ") + columns + " FROM users WHERE id = $1", id));
 }
 
+password::legacy_schemes legacy_schemes(pqxx::transaction_base& tx) {
+  // The predicate repeats the index's, so the planner probes users_legacy_hash_idx.
+  auto r = tx.exec(
+      "SELECT EXISTS (SELECT 1 FROM users WHERE password_hash NOT LIKE '$argon2id$%'"
+      "               AND substr(password_hash, 1, 3) IN ('$2y', '$2b', '$2a', '$wp')),"
+      "       EXISTS (SELECT 1 FROM users WHERE password_hash NOT LIKE '$argon2id$%'"
+      "               AND substr(password_hash, 1, 3) IN ('$P$', '$H$'))");
+  return password::legacy_schemes{r[0][0].as<bool>(), r[0][1].as<bool>()};
+}
+
 std::optional<user> find(pqxx::transaction_base& tx, std::string_view key) {
   if (!key.empty() && std::all_of(key.begin(), key.end(), [](unsigned char c) { return std::isdigit(c); }) &&
       key.size() < 19) {

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "crypto/password.h"
+
 namespace cartgate {
 
 // Who owns an account: cartgate (`cartgate user add`, a CSV import) or the WordPress
@@ -68,6 +70,9 @@ void advance_id_sequence(pqxx::transaction_base& tx);
 void set_wordpress_pass(pqxx::transaction_base& tx, std::int64_t id, const std::string& wordpress_hash);
 void set_password_hash(pqxx::transaction_base& tx, std::int64_t id, const std::string& hash);
 bool remove(pqxx::transaction_base& tx, std::int64_t id);
+// Which legacy schemes (bcrypt or $wp$, phpass) some account's hash is in: one probe per
+// scheme of the partial index sql/006 made, as cheap at a million users as at ten.
+password::legacy_schemes legacy_schemes(pqxx::transaction_base& tx);
 std::vector<user> list(pqxx::transaction_base& tx, std::int64_t offset, std::int64_t limit);
 
 // The columns a user is read from (qualified by `table`, e.g. "u" in a join) and the

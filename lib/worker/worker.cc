@@ -3,8 +3,10 @@
 #include <ctime>
 
 #include "infra/log.h"
+#include "infra/metrics.h"
 #include "store/options.h"
 #include "store/sessions.h"
+#include "store/users.h"
 
 namespace cartgate {
 namespace {
@@ -64,7 +66,7 @@ worker::worker(config cfg)
       stream_,
       twofactor_,
       login_pipeline{pool_, keys_, *rules_, events_, password_slots_, argon2,
-                     std::chrono::milliseconds(cfg_.argon2_wait_ms), twofactor_},
+                     std::chrono::milliseconds(cfg_.argon2_wait_ms), twofactor_, &legacy_schemes_},
       refresh_pipeline{pool_, keys_, *rules_, events_},
       unix_now,
   });
@@ -116,6 +118,21 @@ void worker::schedule_background() {
     }
   });
   listener_.on_reconnect([this](pqxx::connection& c) { reload_policy(c); });
+  // Login's dummies (crypto/password.h legacy_schemes): a legacy hash written anywhere
+  // notifies (sql/006), so a scheme is covered within a notification's delay; the
+  // periodic read notices schemes that went away (their last account rehashed). While
+  // the listener is not live a notification could go unheard, so every dummy runs.
+  legacy_schemes_.trust_while([this] { return listener_.live(); });
+  listener_.on_channel("cartgate_password_schemes", [this](std::string_view) {
+    try {
+      auto conn = pool_.acquire();
+      read_legacy_schemes(*conn);
+    } catch (const std::exception& e) {
+      log::warn("password_schemes_read_failed", {{"error", e.what()}});
+    }
+  });
+  listener_.on_reconnect([this](pqxx::connection& c) { read_legacy_schemes(c); });
+  listener_.every(std::chrono::seconds(10), [this](pqxx::connection& c) { read_legacy_schemes(c); });
   if (outbox_) outbox_->attach(listener_);
 }
 
@@ -166,6 +183,17 @@ void worker::stop() {
   if (sync_thread_.joinable()) sync_thread_.join();
   if (outbox_) outbox_->stop();
   listener_.stop();
+}
+
+void worker::read_legacy_schemes(pqxx::connection& c) {
+  password::legacy_schemes present;
+  {
+    pqxx::read_transaction t(c);
+    present = users::legacy_schemes(t);
+  }
+  legacy_schemes_.set(present);
+  metrics::set_gauge("cartgate_password_legacy_present{scheme=\"bcrypt\"}", present.bcrypt ? 1 : 0);
+  metrics::set_gauge("cartgate_password_legacy_present{scheme=\"phpass\"}", present.phpass ? 1 : 0);
 }
 
 void worker::reload_policy(pqxx::connection& c) {

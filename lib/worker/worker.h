@@ -54,6 +54,8 @@ class worker {
   // Wires the listener: revocations, options, batched writes, pruning.
   void schedule_background();
   void schedule_revocation_state();
+  // Reads which legacy schemes are present into legacy_schemes_ (and its gauges).
+  void read_legacy_schemes(pqxx::connection& c);
 
   // Declaration order is construction order: each part is built from those above it.
   config cfg_;
@@ -64,6 +66,8 @@ class worker {
   events::bus events_;
   std::unique_ptr<rules::chain> rules_;  // after events_: plugins unsubscribe-by-destruction first
   password::limiter password_slots_;
+  // The legacy schemes some account holds, so login runs only their dummies.
+  password::legacy_watch legacy_schemes_;
   std::optional<twofactor::keys> twofactor_keys_;  // when an encryption key is configured
   twofactor::settings twofactor_;
   event_stream stream_;

@@ -16,12 +16,22 @@
 #include "crypto/random.h"
 #include "rules/rate_limit.h"
 #include "store/sessions.h"
+#include "store/users.h"
 #include "support/stack.h"
 
 namespace cartgate {
 namespace {
 
 using namespace std::chrono_literals;
+
+// Password work done by one call, per scheme (password::work_done() before and after).
+struct pw_counts {
+  std::uint64_t argon2id = 0, bcrypt = 0, phpass_rounds = 0;
+  bool operator==(const pw_counts&) const = default;
+  friend std::ostream& operator<<(std::ostream& o, const pw_counts& c) {
+    return o << "{argon2id " << c.argon2id << ", bcrypt " << c.bcrypt << ", phpass rounds " << c.phpass_rounds << "}";
+  }
+};
 
 config test_config() {
   config cfg;
@@ -516,6 +526,100 @@ TEST_F(Pipelines, VouchedLoginPastTheSessionCapEvictsTheOldest) {
   ASSERT_FALSE(first.denied || second.denied);
   EXPECT_EQ(live_sessions(u.id), 1);
   EXPECT_EQ(count("SELECT count(*) FROM sessions WHERE pat = $1 AND revoked_at IS NULL", second.pat), 1);
+}
+
+// ---- dummy work for the legacy schemes present ---------------------------------------
+
+pw_counts work_since(const password::work_counters& before) {
+  auto now = password::work_done();
+  return {now.argon2id - before.argon2id, now.bcrypt - before.bcrypt, now.phpass_rounds - before.phpass_rounds};
+}
+
+TEST_F(Pipelines, AnImportedLegacyAccountTurnsItsDummyOnForUnknownUsers) {
+  const auto phpass_target = test::make_user();
+  const auto bcrypt_target = test::make_user();
+  // The store as the test wants it, in a transaction never committed: every legacy hash
+  // other tests left is argon2id here, then accounts get legacy hashes one by one, as an
+  // import or the WordPress sync writes them. users::legacy_schemes reads it here; the
+  // pipeline, on its own connections, sees only what the watch says.
+  auto c = test::db();
+  pqxx::work w(c);
+  w.exec("UPDATE users SET password_hash = '" + password::dummy_hash(password::argon2_params{}) +
+         "' WHERE password_hash NOT LIKE '$argon2id$%'");
+  password::legacy_watch watch;
+  auto pipeline = login();
+  pipeline.legacy = &watch;
+  auto req = request();
+  auto unknown_user_work = [&] {
+    const auto before = password::work_done();
+    auto out = pipeline.run({req, params, "no-such-user-" + random::hex(6), "whatever"}, pol, now);
+    EXPECT_TRUE(out.denied);
+    return work_since(before);
+  };
+
+  watch.set(users::legacy_schemes(w));
+  EXPECT_EQ(watch.current(), password::legacy_schemes::none());
+  EXPECT_EQ(unknown_user_work(), (pw_counts{1, 0, 0})) << "an all-argon2id store: argon2id alone";
+
+  users::set_password_hash(w, phpass_target.id, "$P$BPsuT5HFIpd0P6w6UDkPVl0Hi2x2rl.");  // a WordPress phpass
+  watch.set(users::legacy_schemes(w));
+  EXPECT_EQ(watch.current(), (password::legacy_schemes{.bcrypt = false, .phpass = true}));
+  EXPECT_EQ(unknown_user_work(), (pw_counts{1, 0, 8192})) << "phpass present: its dummy runs";
+
+  users::set_password_hash(w, bcrypt_target.id, "$wp" + password::hash_bcrypt("imported"));
+  watch.set(users::legacy_schemes(w));
+  EXPECT_EQ(watch.current(), password::legacy_schemes::all());
+  EXPECT_EQ(unknown_user_work(), (pw_counts{1, 1, 8192})) << "both present: both dummies";
+  w.abort();
+}
+
+TEST_F(Pipelines, ALegacyAccountFoundAtLoginTurnsItsDummyOnAtOnce) {
+  // A reading taken before the account's hash arrived (the notification still on its way):
+  // the login that finds it marks its scheme present, so the next unknown user pays it too.
+  const auto u = test::make_user();
+  auto c = test::db();
+  pqxx::work w(c);
+  users::set_password_hash(w, u.id, "$P$BPsuT5HFIpd0P6w6UDkPVl0Hi2x2rl.");
+  w.commit();
+  password::legacy_watch watch;
+  watch.set(password::legacy_schemes::none());
+  auto pipeline = login();
+  pipeline.legacy = &watch;
+  auto req = request();
+  const auto before = password::work_done();
+  EXPECT_TRUE(pipeline.run({req, params, u.login, "wrong"}, pol, now).denied);
+  EXPECT_EQ(work_since(before), (pw_counts{1, 0, 8192})) << "its own scheme, and the argon2id dummy";
+  EXPECT_EQ(watch.current(), (password::legacy_schemes{.bcrypt = false, .phpass = true}));
+}
+
+TEST_F(Pipelines, ALegacyHashWrittenNotifiesTheWorkers) {
+  // sql/006's trigger: a legacy hash committed anywhere is a notification on
+  // cartgate_password_schemes; an argon2id one is not.
+  const auto u = test::make_user();
+  auto listening = test::db();
+  struct heard : pqxx::notification_receiver {
+    using pqxx::notification_receiver::notification_receiver;
+    int count = 0;
+    void operator()(const std::string&, int) override { ++count; }
+  } receiver(listening, "cartgate_password_schemes");
+  auto write = [&](const std::string& hash) {
+    auto c = test::db();
+    pqxx::work w(c);
+    users::set_password_hash(w, u.id, hash);
+    w.commit();
+  };
+  auto heard_within = [&](std::chrono::milliseconds limit) {
+    receiver.count = 0;
+    listening.await_notification(static_cast<long>(limit.count() / 1000), static_cast<long>(limit.count() % 1000 * 1000));
+    listening.get_notifs();
+    return receiver.count;
+  };
+  write(password::hash("now-argon2id", password::argon2_params{.memory_kib = 64, .iterations = 1, .parallelism = 1}));
+  EXPECT_EQ(heard_within(300ms), 0) << "argon2id: nothing to tell";
+  write("$P$BPsuT5HFIpd0P6w6UDkPVl0Hi2x2rl.");
+  EXPECT_GE(heard_within(5000ms), 1) << "phpass: every worker must hear";
+  write("$wp" + password::hash_bcrypt("imported"));
+  EXPECT_GE(heard_within(5000ms), 1) << "$wp$ bcrypt: every worker must hear";
 }
 
 }  // namespace

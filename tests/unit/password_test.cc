@@ -616,6 +616,127 @@ TEST(PasswordLoginWork, EveryPathRunsOneHashOfEachScheme) {
   }
 }
 
+// ---- verify_for_login: dummies only for the legacy schemes present --------------------
+
+bool login_check(std::string_view password, const std::string* stored, pw::legacy_schemes present) {
+  static pw::limiter slots(1);
+  auto ok = pw::verify_for_login(password, stored, cheap, present, slots, 1000ms);
+  if (!ok) throw std::runtime_error("no argon2 slot");
+  return *ok;
+}
+
+TEST(PasswordLoginWork, DummiesRunOnlyForTheLegacySchemesPresent) {
+  (void)login_check("warm-up", nullptr, pw::legacy_schemes::all());
+  const std::string argon2(argon2_vector);
+  struct expectation {
+    pw::legacy_schemes present;
+    std::uint64_t bcrypt, phpass_rounds;
+  };
+  const std::vector<expectation> cases = {
+      {pw::legacy_schemes::none(), 0, 0},
+      {{.bcrypt = true, .phpass = false}, 1, 0},
+      {{.bcrypt = false, .phpass = true}, 0, 8192},
+      {pw::legacy_schemes::all(), 1, 8192},
+  };
+  for (const auto& c : cases) {
+    for (const std::string* stored : {static_cast<const std::string*>(nullptr), &argon2}) {
+      const auto before = pw::work_done();
+      EXPECT_FALSE(login_check("wrong", stored, c.present));
+      const auto did = delta(before, pw::work_done());
+      const std::string what = std::string(stored ? "argon2id account" : "unknown user") +
+                               ", bcrypt present " + (c.present.bcrypt ? "yes" : "no") +
+                               ", phpass present " + (c.present.phpass ? "yes" : "no");
+      EXPECT_EQ(did.argon2id, 1u) << what;
+      EXPECT_EQ(did.bcrypt, c.bcrypt) << what;
+      EXPECT_EQ(did.phpass_rounds, c.phpass_rounds) << what;
+    }
+  }
+}
+
+TEST(PasswordLoginWork, WithTheAccountsSchemePresentEveryPathCostsTheSame) {
+  // What a consistent store gives: a legacy account's scheme is among the present ones,
+  // and its path (real scheme, dummy argon2id, dummies of the other present schemes)
+  // does what the unknown user's does.
+  const std::vector<login_path> paths = {
+      {"unknown user", std::nullopt, "anything", false},
+      {"argon2id, right password", std::string(argon2_vector), std::string(argon2_vector_password), true},
+      {"bcrypt, right password", std::string(bcrypt_vector), std::string(bcrypt_vector_password), true},
+      {"$wp$ bcrypt, wrong password", std::string(wp_vector), "wrong", false},
+      {"phpass, right password", std::string(phpass_b_vector), std::string(phpass_b_vector_password), true},
+      {"garbled stored hash", std::string("$P$Bshort"), "anything", false},
+  };
+  for (const pw::legacy_schemes present :
+       {pw::legacy_schemes{.bcrypt = true, .phpass = false}, pw::legacy_schemes{.bcrypt = false, .phpass = true},
+        pw::legacy_schemes::all()}) {
+    for (const auto& p : paths) {
+      const auto s = p.stored ? pw::scheme_of(*p.stored) : pw::scheme::unknown;
+      if ((s == pw::scheme::bcrypt || s == pw::scheme::wp_bcrypt) && !present.bcrypt) continue;
+      if (s == pw::scheme::phpass && !present.phpass) continue;
+      const auto before = pw::work_done();
+      EXPECT_EQ(login_check(p.password, p.stored ? &*p.stored : nullptr, present), p.expected) << p.what;
+      const auto did = delta(before, pw::work_done());
+      EXPECT_EQ(did.argon2id, 1u) << p.what;
+      EXPECT_EQ(did.bcrypt, present.bcrypt ? 1u : 0u) << p.what;
+      EXPECT_EQ(did.phpass_rounds, present.phpass ? 8192u : 0u) << p.what;
+    }
+  }
+}
+
+TEST(PasswordLoginWork, AnAccountsOwnSchemeRunsEvenWhenNotYetPresent) {
+  // A store read before an import: the imported account still verifies, with its real
+  // hash, and runs nothing else legacy.
+  const std::string bcrypt(bcrypt_vector), phpass(phpass_b_vector);
+  auto before = pw::work_done();
+  EXPECT_TRUE(login_check(bcrypt_vector_password, &bcrypt, pw::legacy_schemes::none()));
+  auto did = delta(before, pw::work_done());
+  EXPECT_EQ(did.argon2id, 1u);
+  EXPECT_EQ(did.bcrypt, 1u);
+  EXPECT_EQ(did.phpass_rounds, 0u);
+  before = pw::work_done();
+  EXPECT_TRUE(login_check(phpass_b_vector_password, &phpass, pw::legacy_schemes::none()));
+  did = delta(before, pw::work_done());
+  EXPECT_EQ(did.argon2id, 1u);
+  EXPECT_EQ(did.bcrypt, 0u);
+  EXPECT_EQ(did.phpass_rounds, 8192u);
+}
+
+TEST(PasswordLegacyWatch, EverySchemeUntilTheFirstReading) {
+  pw::legacy_watch w;
+  EXPECT_FALSE(w.known());
+  EXPECT_EQ(w.current(), pw::legacy_schemes::all());
+  w.set(pw::legacy_schemes::none());
+  EXPECT_TRUE(w.known());
+  EXPECT_EQ(w.current(), pw::legacy_schemes::none());
+  w.set({.bcrypt = false, .phpass = true});
+  EXPECT_EQ(w.current(), (pw::legacy_schemes{.bcrypt = false, .phpass = true}));
+}
+
+TEST(PasswordLegacyWatch, EverySchemeWhileTheReadingsAreNotTrusted) {
+  pw::legacy_watch w;
+  bool live = true;
+  w.trust_while([&] { return live; });
+  w.set(pw::legacy_schemes::none());
+  EXPECT_EQ(w.current(), pw::legacy_schemes::none());
+  live = false;
+  EXPECT_EQ(w.current(), pw::legacy_schemes::all());
+  live = true;
+  EXPECT_EQ(w.current(), pw::legacy_schemes::none());
+}
+
+TEST(PasswordLegacyWatch, AnAccountSeenAtLoginTurnsItsSchemeOn) {
+  pw::legacy_watch w;
+  w.set(pw::legacy_schemes::none());
+  w.saw(pw::scheme::argon2id);
+  w.saw(pw::scheme::unknown);
+  EXPECT_EQ(w.current(), pw::legacy_schemes::none());
+  w.saw(pw::scheme::wp_bcrypt);
+  EXPECT_EQ(w.current(), (pw::legacy_schemes{.bcrypt = true, .phpass = false}));
+  w.saw(pw::scheme::phpass);
+  EXPECT_EQ(w.current(), pw::legacy_schemes::all());
+  w.set(pw::legacy_schemes::none());  // the next reading: their accounts were rehashed
+  EXPECT_EQ(w.current(), pw::legacy_schemes::none());
+}
+
 TEST(PasswordLoginWork, UnknownUserUsesTheDummyAtTheGivenParams) {
   // The argon2 dummy is the one login always used: no password verifies against it.
   EXPECT_FALSE(login_check("", nullptr));
