@@ -24,6 +24,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <sys/mman.h>
@@ -42,7 +43,10 @@ typedef struct {
     ngx_str_t kid;       /* empty: any kid (or none) */
     ngx_str_t secret;    /* HS256 */
     EVP_PKEY *pkey;      /* RS256 / ES256: public key only */
+    EVP_MAC_CTX *hmac;   /* HS256: keyed once at load, re-initialised per token */
 } cg_key_t;
+
+static void cg_free_hmac(void *data) { EVP_MAC_CTX_free(data); }
 
 typedef struct {
     ngx_uint_t verify;
@@ -270,6 +274,18 @@ static char *cg_key_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf) {
         if (n < 32) return "HS256 secret must hold at least 32 bytes";
         k->secret.data = buf;
         k->secret.len = (size_t) n;
+        /* HMAC() would look the MAC and digest up in OpenSSL's providers for every token;
+         * a context keyed here is only re-initialised (same key) per token. */
+        EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        k->hmac = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+        EVP_MAC_free(mac);
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *) "SHA256", 0),
+                               OSSL_PARAM_construct_end()};
+        if (k->hmac == NULL || EVP_MAC_init(k->hmac, buf, (size_t) n, params) != 1) return "cannot set up HMAC-SHA256";
+        ngx_pool_cleanup_t *cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) return NGX_CONF_ERROR;
+        cln->handler = cg_free_hmac;
+        cln->data = k->hmac;
     } else {
         BIO *bio = BIO_new_mem_buf(buf, (int) n);
         if (bio == NULL) return NGX_CONF_ERROR;
@@ -404,9 +420,10 @@ static int cg_integral(json_t *v, int64_t *out) {
 static int cg_signature_ok(cg_key_t *k, u_char *signed_part, size_t signed_len, ngx_str_t *sig) {
     if (k->alg == CG_ALG_HS256) {
         u_char mac[EVP_MAX_MD_SIZE];
-        unsigned int mac_len = 0;
         if (sig->len != 32) return 0;
-        if (HMAC(EVP_sha256(), k->secret.data, (int) k->secret.len, signed_part, signed_len, mac, &mac_len) == NULL) {
+        size_t mac_len = 0;
+        if (EVP_MAC_init(k->hmac, NULL, 0, NULL) != 1 || EVP_MAC_update(k->hmac, signed_part, signed_len) != 1 ||
+            EVP_MAC_final(k->hmac, mac, &mac_len, sizeof mac) != 1) {
             return 0;
         }
         return mac_len == 32 && CRYPTO_memcmp(mac, sig->data, 32) == 0;
